@@ -1,0 +1,273 @@
+// Package config reads the hotline's configuration: one nested struct that
+// mirrors config.example.toml key for key. Every key can be overridden by an
+// environment variable HOTLINE_<SECTION>_<KEY> (upper case), e.g.
+// HOTLINE_REDIS_URL or HOTLINE_OPEN311_API_KEYS (lists are comma-separated),
+// so secrets never have to live in the file.
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/caojiadu/hotline"
+)
+
+// Config is the whole configuration. Field order and comments follow
+// config.example.toml; a test keeps the two in step.
+type Config struct {
+	HTTP      HTTP      `toml:"http"`
+	Redis     Redis     `toml:"redis"`
+	Embedded  Embedded  `toml:"embedded"`
+	Open311   Open311   `toml:"open311"`
+	Twilio    Twilio    `toml:"twilio"`
+	Network   Network   `toml:"network"`
+	Catalogue Catalogue `toml:"catalogue"`
+	Log       Log       `toml:"log"`
+}
+
+type HTTP struct {
+	Addr                string   `toml:"addr"`
+	PublicURL           string   `toml:"public_url"`
+	MaxBodyBytes        int64    `toml:"max_body_bytes"`
+	PublicRatePerMinute int      `toml:"public_rate_per_minute"`
+	LoginRatePerMinute  int      `toml:"login_rate_per_minute"`
+	SessionTTL          Duration `toml:"session_ttl"`
+	TrustProxyHeaders   bool     `toml:"trust_proxy_headers"`
+	ShutdownTimeout     Duration `toml:"shutdown_timeout"`
+}
+
+type Redis struct {
+	URL            string   `toml:"url"`
+	SentinelMaster string   `toml:"sentinel_master"`
+	SentinelAddrs  []string `toml:"sentinel_addrs"`
+	ClusterAddrs   []string `toml:"cluster_addrs"`
+	Username       string   `toml:"username"`
+	Password       string   `toml:"password"`
+	Prefix         string   `toml:"prefix"`
+}
+
+// Configured reports whether an external Redis is named; otherwise the
+// embedded store is used.
+func (r Redis) Configured() bool {
+	return r.URL != "" || r.SentinelMaster != "" || len(r.ClusterAddrs) > 0
+}
+
+type Embedded struct {
+	SnapshotInterval Duration `toml:"snapshot_interval"`
+}
+
+type Open311 struct {
+	APIKeys      []string `toml:"api_keys"`
+	Jurisdiction string   `toml:"jurisdiction_id"`
+}
+
+type Twilio struct {
+	AccountSID string `toml:"account_sid"`
+	AuthToken  string `toml:"auth_token"`
+	PublicURL  string `toml:"public_url"`
+	FromNumber string `toml:"from_number"`
+}
+
+type Network struct {
+	Units     string `toml:"units"`
+	Areas     string `toml:"areas"`
+	Gazetteer string `toml:"gazetteer"`
+}
+
+type Catalogue struct {
+	File string `toml:"file"`
+}
+
+type Log struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// Duration is a time.Duration written as "30s", "12h" in TOML and env vars.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Default returns the configuration used when a key is not set anywhere.
+func Default() Config {
+	return Config{
+		HTTP: HTTP{
+			Addr:                ":8080",
+			MaxBodyBytes:        64 << 10,
+			PublicRatePerMinute: 30,
+			LoginRatePerMinute:  10,
+			SessionTTL:          Duration{12 * time.Hour},
+			ShutdownTimeout:     Duration{15 * time.Second},
+		},
+		Redis:    Redis{Prefix: "hotline"},
+		Embedded: Embedded{SnapshotInterval: Duration{10 * time.Second}},
+		Open311:  Open311{Jurisdiction: "caojiadu.jingan.shanghai.cn"},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads path (when not empty) over the defaults, then applies the
+// environment. An unknown key in the file is an error: a typo must not
+// silently fall back to a default.
+func Load(path string, environ []string) (Config, error) {
+	c := Default()
+	if path != "" {
+		md, err := toml.DecodeFile(path, &c)
+		if err != nil {
+			return c, &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("config %s: %v", path, err), Err: err}
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			keys := make([]string, len(und))
+			for i, k := range und {
+				keys[i] = k.String()
+			}
+			return c, hotline.Errorf(hotline.EINVALID, "config %s: unknown keys %s", path, strings.Join(keys, ", "))
+		}
+	}
+	if err := applyEnv(&c, environ); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks what can be checked without touching the network.
+func (c Config) Validate() error {
+	fe := hotline.FieldErrors{}
+	if c.HTTP.MaxBodyBytes < 1024 {
+		fe.Add("http.max_body_bytes", "must be at least 1024")
+	}
+	if c.HTTP.PublicRatePerMinute < 1 {
+		fe.Add("http.public_rate_per_minute", "must be at least 1")
+	}
+	if c.HTTP.LoginRatePerMinute < 1 {
+		fe.Add("http.login_rate_per_minute", "must be at least 1")
+	}
+	if c.HTTP.SessionTTL.Duration < time.Minute {
+		fe.Add("http.session_ttl", "must be at least 1m")
+	}
+	if c.HTTP.PublicURL != "" && !strings.HasPrefix(c.HTTP.PublicURL, "http://") && !strings.HasPrefix(c.HTTP.PublicURL, "https://") {
+		fe.Add("http.public_url", "must start with http:// or https://")
+	}
+	n := 0
+	if c.Redis.URL != "" {
+		n++
+	}
+	if c.Redis.SentinelMaster != "" || len(c.Redis.SentinelAddrs) > 0 {
+		n++
+		if c.Redis.SentinelMaster == "" || len(c.Redis.SentinelAddrs) == 0 {
+			fe.Add("redis.sentinel_master", "sentinel needs both sentinel_master and sentinel_addrs")
+		}
+	}
+	if len(c.Redis.ClusterAddrs) > 0 {
+		n++
+	}
+	if n > 1 {
+		fe.Add("redis", "set only one of url, sentinel_master/sentinel_addrs, cluster_addrs")
+	}
+	if c.Redis.Prefix == "" || strings.ContainsAny(c.Redis.Prefix, "{} \t") {
+		fe.Add("redis.prefix", "must be non-empty without braces or spaces")
+	}
+	if c.Embedded.SnapshotInterval.Duration < time.Second {
+		fe.Add("embedded.snapshot_interval", "must be at least 1s")
+	}
+	for _, k := range c.Open311.APIKeys {
+		if len(k) < 16 {
+			fe.Add("open311.api_keys", "each key must be at least 16 characters")
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		fe.Add("log.level", "must be debug, info, warn or error")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		fe.Add("log.format", "must be text or json")
+	}
+	if err := fe.Err(); err != nil {
+		e := err.(*hotline.Error)
+		e.Message = "configuration is not valid"
+		return e
+	}
+	return nil
+}
+
+// applyEnv overrides fields from HOTLINE_<SECTION>_<KEY> variables.
+func applyEnv(c *Config, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "HOTLINE_") {
+			env[k] = v
+		}
+	}
+	root := reflect.ValueOf(c).Elem()
+	for i := 0; i < root.NumField(); i++ {
+		section := root.Type().Field(i).Tag.Get("toml")
+		sv := root.Field(i)
+		for j := 0; j < sv.NumField(); j++ {
+			key := sv.Type().Field(j).Tag.Get("toml")
+			name := "HOTLINE_" + strings.ToUpper(section) + "_" + strings.ToUpper(key)
+			v, ok := env[name]
+			if !ok {
+				continue
+			}
+			if err := setField(sv.Field(j), v); err != nil {
+				return hotline.Errorf(hotline.EINVALID, "environment %s: %v", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func setField(f reflect.Value, v string) error {
+	if f.Type() == reflect.TypeOf(Duration{}) {
+		var d Duration
+		if err := d.UnmarshalText([]byte(v)); err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(d))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(v)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", v)
+		}
+		f.SetInt(n)
+	case reflect.Slice:
+		var parts []string
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		f.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported type %s", f.Type())
+	}
+	return nil
+}
