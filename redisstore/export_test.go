@@ -1,0 +1,30 @@
+package redisstore
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// checkDigitsScript runs the Lua Damm function the create script uses on
+// every ARGV and returns the ids with their check digits.
+var checkDigitsScript = redis.NewScript(luaDamm + `
+local out = {}
+for i = 1, #ARGV do
+  out[i] = withcheck(ARGV[i])
+end
+return out
+`)
+
+// LuaTicketIDsWithCheck is hotline.TicketIDWithCheck computed by the Lua
+// code of the create script, for tests that keep the two in step.
+func LuaTicketIDsWithCheck(ctx context.Context, c redis.UniversalClient, numbers []string) ([]string, error) {
+	args := make([]any, len(numbers))
+	for i, n := range numbers {
+		args[i] = n
+	}
+	return checkDigitsScript.Run(ctx, c, nil, args...).StringSlice()
+}
+
+// Partitions is the fixed partition count, for tests that look at keys.
+const Partitions = partitions
