@@ -1,0 +1,501 @@
+// Command hotline runs the resident-needs hotline: `hotline serve` starts
+// the service; `hotline user add|list` manage staff accounts; `hotline
+// version` prints the build. All wiring of the program happens here: the
+// packages it builds on never read configuration or the environment.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/config"
+	"github.com/caojiadu/hotline/embedded"
+	"github.com/caojiadu/hotline/intake"
+	"github.com/caojiadu/hotline/network"
+	"github.com/caojiadu/hotline/open311"
+	"github.com/caojiadu/hotline/redisstore"
+	"github.com/caojiadu/hotline/server"
+	"github.com/caojiadu/hotline/static"
+)
+
+// version is set at build time with -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+const usage = `hotline — resident-needs hotline and intake (社区热线)
+
+usage:
+  hotline serve   [--addr HOST:PORT] [--data DIR] [--config FILE]
+  hotline user add  --name NAME --role ROLE [--unit UNIT] [--display NAME] --password-stdin [--data DIR] [--config FILE]
+  hotline user list [--data DIR] [--config FILE]
+  hotline version
+
+roles: admin, dispatcher, committee, social_worker, volunteer
+With no Redis configured ([redis] url / sentinel / cluster, or HOTLINE_REDIS_URL)
+the embedded trial store under --data (default ./data) is used.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "hotline:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// run dispatches a subcommand. It returns when the command is done; for
+// serve, when ctx is cancelled (SIGINT/SIGTERM) and shutdown has finished.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "serve":
+		m := NewMain()
+		m.Stderr = stderr
+		if err := m.ParseFlags(args[0], args[1:], stderr); err != nil {
+			return err
+		}
+		if err := m.Run(ctx); err != nil {
+			m.Close()
+			return err
+		}
+		<-ctx.Done()
+		return m.Close()
+	case "user":
+		if len(args) < 2 {
+			fmt.Fprint(stderr, usage)
+			return flag.ErrHelp
+		}
+		switch args[1] {
+		case "add":
+			return userAdd(ctx, args[2:], stdin, stdout, stderr)
+		case "list":
+			return userList(ctx, args[2:], stdout, stderr)
+		}
+	case "version":
+		fmt.Fprintln(stdout, "hotline", buildVersion())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", strings.Join(args, " "))
+}
+
+func buildVersion() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + bi.GoVersion
+	}
+	return v
+}
+
+// Main is the program: configuration in, a running service out. Tests use
+// the same Main on port 0 (see MustRunMain).
+type Main struct {
+	ConfigPath string
+	DataDir    string
+	// Addr overrides [http] addr when set (the --addr flag).
+	Addr    string
+	Config  config.Config
+	Environ []string
+	Stderr  io.Writer
+	Logger  *slog.Logger
+
+	store     *Store
+	Directory *hotline.StaticDirectory
+	Server    *server.Server
+}
+
+// NewMain returns a Main with the defaults of the flags.
+func NewMain() *Main {
+	return &Main{DataDir: "data", Config: config.Default(), Environ: os.Environ(), Stderr: os.Stderr}
+}
+
+// ParseFlags reads the common flags (--data, --config) and, for serve,
+// --addr, then loads the configuration.
+func (m *Main) ParseFlags(name string, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hotline "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&m.DataDir, "data", m.DataDir, "data directory of the embedded store")
+	fs.StringVar(&m.ConfigPath, "config", "", "configuration file (see config.example.toml)")
+	if name == "serve" {
+		fs.StringVar(&m.Addr, "addr", "", "listen address, HOST:PORT (default [http] addr, :8080)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return m.LoadConfig()
+}
+
+// LoadConfig reads ConfigPath (if any) and the environment into Config.
+func (m *Main) LoadConfig() error {
+	c, err := config.Load(m.ConfigPath, m.Environ)
+	if err != nil {
+		if f := hotline.ErrorFields(err); len(f) > 0 {
+			for k, v := range f {
+				err = fmt.Errorf("%w\n  %s: %s", err, k, v)
+			}
+		}
+		return err
+	}
+	m.Config = c
+	return nil
+}
+
+// Run opens the store, loads the network and starts serving. It returns as
+// soon as the server listens.
+func (m *Main) Run(ctx context.Context) error {
+	if m.Logger == nil {
+		m.Logger = newLogger(m.Config.Log, m.Stderr)
+	}
+	st, err := OpenStore(ctx, m.Config, m.DataDir, true, m.Logger)
+	if err != nil {
+		return err
+	}
+	m.store = st
+
+	n, c, err := loadDirectory(ctx, m.Config, st, m.Logger)
+	if err != nil {
+		return err
+	}
+	m.Directory = hotline.NewStaticDirectory(n, c)
+
+	tickets := redisstore.NewTicketStore(st.DB)
+	in := intake.New(tickets, m.Directory)
+	addr := m.Config.HTTP.Addr
+	if m.Addr != "" {
+		addr = m.Addr
+	}
+	m.Server = &server.Server{
+		Config: server.Config{
+			Addr:                addr,
+			PublicURL:           m.Config.HTTP.PublicURL,
+			MaxBodyBytes:        m.Config.HTTP.MaxBodyBytes,
+			PublicRatePerMinute: m.Config.HTTP.PublicRatePerMinute,
+			LoginRatePerMinute:  m.Config.HTTP.LoginRatePerMinute,
+			SessionTTL:          m.Config.HTTP.SessionTTL.Duration,
+			TrustProxyHeaders:   m.Config.HTTP.TrustProxyHeaders,
+		},
+		Tickets:   tickets,
+		Users:     redisstore.NewUserStore(st.DB),
+		Limiter:   redisstore.NewRateLimiter(st.DB),
+		Directory: m.Directory,
+		Intake:    in,
+		Static:    static.FS,
+		Ready:     st.DB.Ping,
+		Logger:    m.Logger,
+	}
+	in.OnCreated = m.Server.TicketCreated
+	m.Server.Open311 = &open311.Handler{
+		Tickets:      tickets,
+		Directory:    m.Directory,
+		Intake:       in,
+		APIKeys:      m.Config.Open311.APIKeys,
+		Jurisdiction: m.Config.Open311.Jurisdiction,
+		BaseURL:      m.Config.HTTP.PublicURL,
+		Limiter:      m.Server.Limiter,
+		Logger:       m.Logger,
+	}
+	if err := m.Server.Open(); err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	m.Logger.Info("hotline serving", "url", m.Server.URL(), "version", buildVersion(),
+		"committees", countKind(n, hotline.KindCommittee), "categories", len(c.Categories))
+	return nil
+}
+
+// URL is where the running service answers.
+func (m *Main) URL() string { return m.Server.URL() }
+
+// Close shuts down in order: stop taking requests and let in-flight ones
+// finish, then close the store (the embedded one writes its last snapshot
+// after the last write it acknowledged).
+func (m *Main) Close() error {
+	var errs []error
+	if m.Server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.HTTP.ShutdownTimeout.Duration)
+		errs = append(errs, m.Server.Close(ctx))
+		cancel()
+		m.Server = nil
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+		m.store = nil
+	}
+	if m.Logger != nil {
+		m.Logger.Info("hotline stopped")
+	}
+	return errors.Join(errs...)
+}
+
+// Store is an open store: a Redis client, and the embedded server behind it
+// when this process owns one.
+type Store struct {
+	Client   redis.UniversalClient
+	DB       *redisstore.DB
+	Embedded *embedded.Store
+}
+
+// Close closes the client, then the embedded store.
+func (s *Store) Close() error {
+	err := s.Client.Close()
+	if s.Embedded != nil {
+		err = errors.Join(err, s.Embedded.Close())
+	}
+	return err
+}
+
+// OpenStore connects to the configured Redis, or to the embedded store of
+// dataDir: its own when no other process owns it, else the one that process
+// serves (so `user add` works beside a running `serve`). exclusive asks for
+// ownership (serve), refusing to share a directory with another serve.
+func OpenStore(ctx context.Context, c config.Config, dataDir string, exclusive bool, log *slog.Logger) (*Store, error) {
+	st := &Store{}
+	if c.Redis.Configured() {
+		client, err := redisstore.NewClient(redisstore.ClientOptions{
+			URL: c.Redis.URL, SentinelMaster: c.Redis.SentinelMaster, SentinelAddrs: c.Redis.SentinelAddrs,
+			ClusterAddrs: c.Redis.ClusterAddrs, Username: c.Redis.Username, Password: c.Redis.Password,
+		})
+		if err != nil {
+			return nil, err
+		}
+		st.Client = client
+	} else {
+		es, err := embedded.Open(dataDir, c.Embedded.SnapshotInterval.Duration, log)
+		switch {
+		case err == nil:
+			st.Embedded = es
+			st.Client = redis.NewClient(&redis.Options{Addr: es.Addr()})
+		case errors.Is(err, embedded.ErrRunning) && !exclusive:
+			addr, ok := embedded.Locate(dataDir)
+			if !ok {
+				return nil, fmt.Errorf("data directory %s is busy; try again", dataDir)
+			}
+			st.Client = redis.NewClient(&redis.Options{Addr: addr})
+		case errors.Is(err, embedded.ErrRunning):
+			return nil, fmt.Errorf("another hotline serve is using --data %s; stop it or give another --data", dataDir)
+		default:
+			return nil, err
+		}
+	}
+	st.DB = redisstore.NewDB(st.Client, c.Redis.Prefix)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := st.DB.Ping(pctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("redis does not answer: %w", err)
+	}
+	return st, nil
+}
+
+// loadDirectory decides which network and catalogue are in force. Files
+// named in the configuration win and are saved to the store, so every
+// replica and command sees them; else what the store has; else, on an empty
+// store, the demo street, so a newcomer sees a working system at once.
+func loadDirectory(ctx context.Context, c config.Config, st *Store, log *slog.Logger) (*hotline.Network, *hotline.Catalogue, error) {
+	ns := redisstore.NewNetworkStore(st.DB)
+	files := network.Files{Units: c.Network.Units, Areas: c.Network.Areas, Gazetteer: c.Network.Gazetteer, Catalogue: c.Catalogue.File}
+	if files != (network.Files{}) {
+		n, cat, err := network.Load(files)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := network.Validate(n, cat); err != nil {
+			return nil, nil, err
+		}
+		if err := ns.SaveNetwork(ctx, n); err != nil {
+			return nil, nil, err
+		}
+		if err := ns.SaveCatalogue(ctx, cat); err != nil {
+			return nil, nil, err
+		}
+		log.Info("network loaded from files", "units", len(n.Units), "categories", len(cat.Categories))
+		return n, cat, nil
+	}
+	n, err := ns.LoadNetwork(ctx)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		dn, dc := network.Demo()
+		if err := ns.SaveNetwork(ctx, dn); err != nil {
+			return nil, nil, err
+		}
+		if err := ns.SaveCatalogue(ctx, dc); err != nil {
+			return nil, nil, err
+		}
+		log.Info("empty store: loaded the demo street network and service catalogue", "units", len(dn.Units), "categories", len(dc.Categories))
+		return dn, dc, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	cat, err := ns.LoadCatalogue(ctx)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		_, cat = network.Demo()
+		err = ns.SaveCatalogue(ctx, cat)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return n, cat, nil
+}
+
+func countKind(n *hotline.Network, k hotline.UnitKind) int {
+	c := 0
+	for _, u := range n.Units {
+		if u.Kind == k {
+			c++
+		}
+	}
+	return c
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openForCommand opens the store for a one-shot subcommand.
+func openForCommand(ctx context.Context, name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*Main, *Store, error) {
+	m := NewMain()
+	fs := flag.NewFlagSet("hotline "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&m.DataDir, "data", m.DataDir, "data directory of the embedded store")
+	fs.StringVar(&m.ConfigPath, "config", "", "configuration file")
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if err := m.LoadConfig(); err != nil {
+		return nil, nil, err
+	}
+	// One-shot commands log only warnings: their output is for people.
+	m.Config.Log.Level = "warn"
+	m.Logger = newLogger(m.Config.Log, stderr)
+	st, err := OpenStore(ctx, m.Config, m.DataDir, false, m.Logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, st, nil
+}
+
+func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var name, role, unit, display string
+	var pwStdin bool
+	m, st, err := openForCommand(ctx, "user add", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&name, "name", "", "username (lowercase letters, digits, . _ -)")
+		fs.StringVar(&role, "role", "", "admin, dispatcher, committee, social_worker or volunteer")
+		fs.StringVar(&unit, "unit", "", "the unit the user belongs to (e.g. c01, center)")
+		fs.StringVar(&display, "display", "", "the name shown to colleagues")
+		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of standard input")
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	_ = m
+	if !pwStdin {
+		return errors.New("give the password on standard input with --password-stdin (never on the command line, where ps and shell history show it)")
+	}
+	if !hotline.Role(role).Valid() {
+		return fmt.Errorf("--role %q: use one of admin, dispatcher, committee, social_worker, volunteer", role)
+	}
+	if unit == "" && hotline.Role(role) != hotline.RoleAdmin {
+		return fmt.Errorf("--unit is needed for role %s: the user sees the tickets of that unit and below it", role)
+	}
+	if unit != "" {
+		n, err := redisstore.NewNetworkStore(st.DB).LoadNetwork(ctx)
+		if err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND {
+			return err
+		}
+		if n == nil {
+			n, _ = network.Demo()
+		}
+		if _, ok := n.Unit(unit); !ok {
+			return fmt.Errorf("--unit %q is not in the network", unit)
+		}
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if len([]rune(pw)) < 10 {
+		return errors.New("the password must be at least 10 characters")
+	}
+	hash, err := server.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	if display == "" {
+		display = name
+	}
+	u := &hotline.User{Username: name, Name: display, Role: hotline.Role(role), UnitID: unit, PasswordHash: hash, CreatedAt: time.Now().UTC()}
+	if err := redisstore.NewUserStore(st.DB).CreateUser(ctx, u); err != nil {
+		return fmt.Errorf("%s", hotline.ErrorMessage(err))
+	}
+	fmt.Fprintf(stdout, "user %s added (role %s, unit %s)\n", u.Username, u.Role, orDash(u.UnitID))
+	return nil
+}
+
+func userList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	_, st, err := openForCommand(ctx, "user list", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	users, err := redisstore.NewUserStore(st.DB).ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tNAME\tROLE\tUNIT\tCREATED")
+	for _, u := range users {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Username, u.Name, u.Role, orDash(u.UnitID), u.CreatedAt.Format("2006-01-02"))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
