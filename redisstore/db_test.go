@@ -112,6 +112,7 @@ func TestUnreachableStoreIsUnavailable(t *testing.T) {
 	}
 	for _, tc := range calls {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			AssertCode(t, tc.call(), hotline.EUNAVAILABLE)
 		})
 	}
