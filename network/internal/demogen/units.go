@@ -120,10 +120,10 @@ func demoUnits(areas map[string]hotline.Polygon) []hotline.Unit {
 			NameZH: c.zh, NameEN: c.en, Lat: round(h.at.y), Long: round(h.at.x), Categories: committeeCategories,
 			Phone: phone(101 + i), Address: addr, Capacity: 30, Hours: officeHours})
 		for j, g := range groups[c.id] {
-			// A group meets at its committee's office; nudge the point so
-			// a map shows both.
+			// A group meets at its committee's office; nudge the point
+			// east so that a map shows both.
 			us = append(us, hotline.Unit{ID: g.id, Kind: hotline.KindVolunteerGroup, ParentID: c.id,
-				NameZH: g.zh, NameEN: g.en, Lat: round(h.at.y + 0.00012*float64(j+1)), Long: round(h.at.x + 0.00012),
+				NameZH: g.zh, NameEN: g.en, Lat: round(h.at.y), Long: round(h.at.x + 0.0001*float64(j+1)),
 				Categories: g.categories, Address: addr, Capacity: g.capacity, Hours: g.hours})
 		}
 	}
