@@ -151,7 +151,7 @@ function render() {
       el("time", { datetime: h.at || undefined, text: formatTime(h.at) }),
       el("span", { class: "what", text: what }),
     );
-    if (h.status && h.type && eventName(h.type) !== statusName(h.status)) {
+    if (h.status && h.type && h.type !== "ticket.created" && eventName(h.type) !== statusName(h.status)) {
       li.append(" ", el("span", { class: "badge s-" + h.status, text: statusName(h.status) }));
     }
     if (h.note) li.append(el("p", { class: "note", text: h.note }));
