@@ -27,7 +27,9 @@ type DB struct {
 	prefix string
 }
 
-// NewDB wraps c. The caller keeps ownership of c and closes it.
+// NewDB wraps c. The caller keeps ownership of c and closes it. prefix must
+// not contain '{' or '}': Cluster would take them for the hash tag and put
+// every ticket partition in one slot.
 func NewDB(c redis.UniversalClient, prefix string) *DB {
 	if prefix == "" {
 		prefix = DefaultPrefix

@@ -2,7 +2,11 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,10 +25,26 @@ type backend struct {
 	wait func(d time.Duration)
 }
 
+var clusterRuns atomic.Int64
+
 // eachBackend runs scenario against a real redis-server and against
-// miniredis, the embedded default store: both must behave the same.
+// miniredis, the embedded default store: both must behave the same. With
+// REDIS_CLUSTER_ADDRS (comma-separated) it runs on that Redis Cluster too,
+// which proves every script keeps to one slot.
 func eachBackend(t *testing.T, scenario func(t *testing.T, b backend)) {
 	t.Helper()
+	if addrs := os.Getenv("REDIS_CLUSTER_ADDRS"); addrs != "" {
+		t.Run("cluster", func(t *testing.T) {
+			t.Parallel()
+			c, err := redisstore.NewClient(redisstore.ClientOptions{ClusterAddrs: strings.Split(addrs, ",")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			prefix := fmt.Sprintf("test%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6, clusterRuns.Add(1))
+			scenario(t, backend{db: redisstore.NewDB(c, prefix), wait: time.Sleep})
+		})
+	}
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
 		c, prefix := redistest.New(t)
