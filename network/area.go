@@ -144,15 +144,15 @@ func jsonError(data []byte, name string, err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s line %d: not valid JSON: %v", name, lineOf(data, se.Offset), se), Err: err}
+		return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s line %d: not valid JSON: %v", name, lineOf(data, se.Offset), se)}
 	case errors.As(err, &te):
 		field := te.Field
 		if field == "" {
 			field = "the top level"
 		}
-		return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s line %d: %s should be a %s, not a JSON %s", name, lineOf(data, te.Offset), field, jsonKind(te.Type.Kind().String()), te.Value), Err: err}
+		return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s line %d: %s should be a %s, not a JSON %s", name, lineOf(data, te.Offset), field, jsonKind(te.Type.Kind().String()), te.Value)}
 	}
-	return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s: %v", name, err), Err: err}
+	return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s: %v", name, err)}
 }
 
 func jsonKind(goKind string) string {

@@ -140,7 +140,7 @@ func open(path, demoPath string) ([]byte, string, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, "", &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("cannot open %s: %v", path, unwrapPath(err)), Err: err}
+		return nil, "", &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("cannot open %s: %v", path, unwrapPath(err))}
 	}
 	defer f.Close()
 	data, err := readAll(f, filepath.Base(path))
@@ -159,7 +159,7 @@ func unwrapPath(err error) error {
 func readAll(r io.Reader, name string) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
 	if err != nil {
-		return nil, &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s: cannot read: %v", name, err), Err: err}
+		return nil, &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s: cannot read: %v", name, err)}
 	}
 	if len(data) > maxFileSize {
 		return nil, hotline.Errorf(hotline.EINVALID, "%s: larger than %d MiB; is it the right file?", name, maxFileSize>>20)

@@ -193,12 +193,12 @@ func TestDemo_Gazetteer(t *testing.T) {
 		address string
 		want    string // "" for no committee
 	}{
-		{"长寿路123号", "c03"},      // odd side, north of 长寿路
-		{"长寿路124号", "c08"},      // even side, south
+		{"长寿路123号", "c03"},          // odd side, north of 长寿路
+		{"长寿路124号", "c08"},          // even side, south
 		{"静安区长寿路 178 号 3 楼", "c07"}, // spaces and surrounding text
 		{"余姚路201号", "c07"},
 		{"余姚路200号", "c12"},
-		{"西康路１０５号", "c14"}, // full-width digits
+		{"西康路１０５号", "c14"},   // full-width digits
 		{"叶家宅路5弄12号", "c01"}, // a lane wholly in one committee
 		{"长宁支路", "c10"},
 		{"江宁路150号", "c09"},

@@ -66,6 +66,8 @@ func decodeUnitsTOML(data []byte, name string) ([]hotline.Unit, []string, error)
 	return f.Unit, where, nil
 }
 
+var tomlLine = regexp.MustCompile(`^toml: line (\d+) \(last key ("[^"]*")\): (.*)$`)
+
 // decodeTOML decodes strictly: a key the hotline does not know is almost
 // always a typo ("catgories") that would otherwise be dropped in silence.
 func decodeTOML(data []byte, name string, v any) error {
@@ -77,9 +79,14 @@ func decodeTOML(data []byte, name string, v any) error {
 			if pe.LastKey != "" {
 				msg = fmt.Sprintf("%s line %d (key %q): %s", name, pe.Position.Line, pe.LastKey, pe.Message)
 			}
-			return &hotline.Error{Code: hotline.EINVALID, Message: msg, Err: err}
+			return &hotline.Error{Code: hotline.EINVALID, Message: msg}
 		}
-		return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s: %v", name, strings.TrimPrefix(err.Error(), "toml: ")), Err: err}
+		// Type mismatches come as plain errors, "toml: line 12 (last key
+		// "unit.tier"): incompatible types: ..."; say them the same way.
+		if m := tomlLine.FindStringSubmatch(err.Error()); m != nil {
+			return hotline.Errorf(hotline.EINVALID, "%s line %s (key %s): %s", name, m[1], m[2], m[3])
+		}
+		return hotline.Errorf(hotline.EINVALID, "%s: %s", name, strings.TrimPrefix(err.Error(), "toml: "))
 	}
 	if keys := md.Undecoded(); len(keys) > 0 {
 		var p problems
@@ -229,9 +236,9 @@ func readCSV(data []byte, name string, known, required []string, p *problems, ro
 func csvError(name string, err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
-		return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s line %d: %v", name, pe.Line, pe.Err), Err: err}
+		return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s line %d: %v", name, pe.Line, pe.Err)}
 	}
-	return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s: %v", name, err), Err: err}
+	return &hotline.Error{Code: hotline.EINVALID, Message: fmt.Sprintf("%s: %v", name, err)}
 }
 
 func contains(list []string, s string) bool {
