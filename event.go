@@ -24,8 +24,9 @@ const (
 // stream in the same atomic step as the change, so the stream replays exactly
 // what happened.
 type Event struct {
-	// Position is the event's place in its stream (a Redis stream id),
-	// set by the store when it is read back.
+	// Position is the event's place in the stream it was read from (a
+	// Redis stream id), set by the store when it is read back: the ticket's
+	// own stream for TicketEvents, the partition feed for the live board.
 	Position string    `json:"position,omitempty"`
 	Type     string    `json:"type"`
 	TicketID string    `json:"ticket_id"`

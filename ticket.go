@@ -170,7 +170,8 @@ type TicketFilter struct {
 	IDs         []string
 	ServiceCode string
 	Statuses    []Status
-	// Units restricts to tickets whose responsible unit is one of these.
+	// Units restricts to tickets whose responsible unit is one of these;
+	// "" among them selects tickets not yet placed in any unit.
 	Units []string
 	// Committee restricts to tickets located in this committee's area.
 	Committee string
@@ -180,8 +181,10 @@ type TicketFilter struct {
 }
 
 // TicketChange is one change to a ticket, applied by TicketStore.UpdateTicket.
-// Apply mutates the ticket it is given (a fresh copy at the current version)
-// and returns the event that records the change, or an error to abort.
+// It mutates the ticket it is given (a fresh copy at the current version)
+// and returns the event that records the change, or an error to abort. It
+// may run several times when another writer gets there first, so it must
+// have no effect outside the ticket; a nil event is an EINTERNAL error.
 type TicketChange func(t *Ticket) (*Event, error)
 
 // TicketStore keeps tickets and their event history.

@@ -98,7 +98,7 @@ type UserStore interface {
 	ListUsers(ctx context.Context) ([]*User, error)
 
 	// CreateSession stores s; it expires by itself at s.ExpiresAt.
-	// Errors: EUNAVAILABLE.
+	// Errors: EINVALID (empty token, already expired), EUNAVAILABLE.
 	CreateSession(ctx context.Context, s *Session) error
 	// FindSession returns an unexpired session. Errors: ENOTFOUND, EUNAVAILABLE.
 	FindSession(ctx context.Context, token string) (*Session, error)

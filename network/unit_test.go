@@ -97,7 +97,7 @@ func TestLoadUnits_CSVRefusals(t *testing.T) {
 		{"volunteer group under the center", goodUnitsCSV + "v,volunteer_group,1,队,,center,31.24,121.43,,,,,\n",
 			[]string{"line 6", "a volunteer group belongs to a committee"}},
 		{"parent below the unit", goodUnitsCSV + "org,organization,2,机构,,c01,31.24,121.43,,,,,\n",
-			[]string{"line 6", `parent "c01" is a committee (tier 1), below this organization (tier 2)`}},
+			[]string{"line 6", `parent "c01" is of kind committee (tier 1), below this organization (tier 2)`}},
 		{"two top units", goodUnitsCSV + "d2,district,3,普陀区,,,31.24,121.43,,,,,\n", []string{"line 6", "parent is empty", "line 2 is already the top unit"}},
 		{"two service centers", goodUnitsCSV + "center2,service_center,2,中心,,d,31.24,121.43,,,,,\n", []string{"line 6", "a second service_center"}},
 		{"no service center", unitsHeader + "d,district,3,静安区,,,31.23,121.45,,,,,\n", []string{"no unit of kind service_center"}},

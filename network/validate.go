@@ -249,10 +249,10 @@ func checkUnits(p *problems, units []hotline.Unit, src *sources) {
 		// Escalation walks up the parent chain, so a parent on a lower tier
 		// would send a ticket back down.
 		if pt := parent.Kind.Tier(); pt != 0 && u.Kind.Tier() != 0 && pt < u.Kind.Tier() {
-			p.add(where, "parent %q is a %s (tier %d), below this %s (tier %d)", u.ParentID, parent.Kind, pt, u.Kind, u.Kind.Tier())
+			p.add(where, "parent %q is of kind %s (tier %d), below this %s (tier %d)", u.ParentID, parent.Kind, pt, u.Kind, u.Kind.Tier())
 		}
 		if u.Kind == hotline.KindVolunteerGroup && parent.Kind != hotline.KindCommittee {
-			p.add(where, "parent %q is a %s; a volunteer group belongs to a committee", u.ParentID, parent.Kind)
+			p.add(where, "parent %q is of kind %s; a volunteer group belongs to a committee", u.ParentID, parent.Kind)
 		}
 	}
 	if len(units) > 0 && centers == 0 {
@@ -493,7 +493,7 @@ func checkCross(p *problems, n *hotline.Network, c *hotline.Catalogue, src *sour
 		case !ok:
 			p.add(src.area(i, a), "unit_id %q is not a unit in %s", a.UnitID, src.file("units"))
 		case u.Kind != hotline.KindCommittee:
-			p.add(src.area(i, a), "unit_id %q is a %s; areas belong to committees", a.UnitID, u.Kind)
+			p.add(src.area(i, a), "unit_id %q is of kind %s; areas belong to committees", a.UnitID, u.Kind)
 		}
 		hasArea[a.UnitID] = true
 	}
@@ -509,7 +509,7 @@ func checkCross(p *problems, n *hotline.Network, c *hotline.Catalogue, src *sour
 		if u, ok := byID[g.Committee]; !ok {
 			p.add(src.entry(i, g), "committee %q is not a unit in %s", g.Committee, src.file("units"))
 		} else if u.Kind != hotline.KindCommittee {
-			p.add(src.entry(i, g), "%q is a %s, not a committee", g.Committee, u.Kind)
+			p.add(src.entry(i, g), "%q is of kind %s, not a committee", g.Committee, u.Kind)
 		}
 	}
 	if minLat, minLong, maxLat, maxLong, ok := bounds(n.Areas); ok {

@@ -154,23 +154,23 @@ func phoneDigits(p string) string {
 
 // residentView is the resident's view of a ticket (docs/API.md).
 type residentView struct {
-	ID              string           `json:"id"`
-	Status          hotline.Status   `json:"status"`
-	ServiceCode     string           `json:"service_code"`
-	ServiceNameZH   string           `json:"service_name_zh"`
-	ServiceNameEN   string           `json:"service_name_en"`
-	Description     string           `json:"description"`
-	Address         string           `json:"address"`
-	Committee       string           `json:"committee"`
-	CommitteeNameZH string           `json:"committee_name_zh"`
-	CommitteeNameEN string           `json:"committee_name_en"`
-	UnitID          string           `json:"unit_id"`
-	UnitNameZH      string           `json:"unit_name_zh"`
-	UnitNameEN      string           `json:"unit_name_en"`
-	CreatedAt       time.Time        `json:"created_at"`
-	UpdatedAt       time.Time        `json:"updated_at"`
-	PhoneMasked     string           `json:"phone_masked,omitempty"`
-	History         []residentEntry  `json:"history"`
+	ID              string          `json:"id"`
+	Status          hotline.Status  `json:"status"`
+	ServiceCode     string          `json:"service_code"`
+	ServiceNameZH   string          `json:"service_name_zh"`
+	ServiceNameEN   string          `json:"service_name_en"`
+	Description     string          `json:"description"`
+	Address         string          `json:"address"`
+	Committee       string          `json:"committee"`
+	CommitteeNameZH string          `json:"committee_name_zh"`
+	CommitteeNameEN string          `json:"committee_name_en"`
+	UnitID          string          `json:"unit_id"`
+	UnitNameZH      string          `json:"unit_name_zh"`
+	UnitNameEN      string          `json:"unit_name_en"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+	PhoneMasked     string          `json:"phone_masked,omitempty"`
+	History         []residentEntry `json:"history"`
 }
 
 type residentEntry struct {
@@ -280,7 +280,7 @@ func (s *Server) handleTicketView(w http.ResponseWriter, r *http.Request) {
 		events = []*hotline.Event{}
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Ticket *staffTicket      `json:"ticket"`
+		Ticket *staffTicket     `json:"ticket"`
 		Events []*hotline.Event `json:"events"`
 	}{s.staffView(t), events})
 }

@@ -20,7 +20,7 @@ func (s *Server) handleUnitList(w http.ResponseWriter, r *http.Request) {
 		units = []hotline.Unit{}
 	}
 	writeJSON(w, http.StatusOK, struct {
-		Units []hotline.Unit `json:"units"`
-		Areas any            `json:"areas"`
+		Units []hotline.Unit            `json:"units"`
+		Areas network.FeatureCollection `json:"areas"`
 	}{units, network.AreasGeoJSON(n)})
 }
