@@ -10,9 +10,15 @@ import (
 	"github.com/caojiadu/hotline"
 )
 
-// PasswordCost is the bcrypt cost of new password hashes: about 50-100 ms
-// on a small server, slow for an offline guesser and unnoticed at login.
-const PasswordCost = 11
+// PasswordCost is the bcrypt cost of new password hashes: about 50 ms on
+// a small server, slow for an offline guesser and unnoticed at login. One
+// step higher doubles the CPU every login attempt costs us, and logins are
+// what an attacker can send from many addresses.
+const PasswordCost = bcrypt.DefaultCost
+
+// passwordCost is PasswordCost, lowered by the tests: under the race
+// detector one bcrypt at full cost takes seconds.
+var passwordCost = PasswordCost
 
 // maxPassword is bcrypt's limit: it reads only the first 72 bytes, so a
 // longer password would be silently cut and is refused instead.
@@ -27,7 +33,7 @@ func HashPassword(pw string) (string, error) {
 	if len(pw) > maxPassword {
 		return "", hotline.Errorf(hotline.EINVALID, "the password is longer than %d bytes", maxPassword)
 	}
-	b, err := bcrypt.GenerateFromPassword([]byte(pw), PasswordCost)
+	b, err := bcrypt.GenerateFromPassword([]byte(pw), passwordCost)
 	if err != nil {
 		return "", hotline.Internal(err)
 	}
@@ -40,10 +46,11 @@ func CheckPassword(hash, pw string) bool {
 }
 
 // dummyHash is compared against when the username is unknown, so that
-// "no such user" takes as long as "wrong password" and timing does not
-// tell which usernames exist.
+// "no such user" takes as long as "wrong password" (hashes made by
+// HashPassword have the same cost) and timing does not tell which
+// usernames exist.
 var dummyHash = sync.OnceValue(func() string {
-	h, _ := bcrypt.GenerateFromPassword([]byte("not a password anyone has"), PasswordCost)
+	h, _ := bcrypt.GenerateFromPassword([]byte("not a password anyone has"), passwordCost)
 	return string(h)
 })
 
