@@ -22,7 +22,7 @@ func LoadCatalogue(r io.Reader) (*hotline.Catalogue, error) {
 
 func decodeCatalogue(data []byte, name string) (*hotline.Catalogue, []string, error) {
 	var c hotline.Catalogue
-	if err := decodeTOML(data, name, &c); err != nil {
+	if err := decodeTOML(data, name, "category", &c); err != nil {
 		return nil, nil, err
 	}
 	where := tableLines(data, "category", name, len(c.Categories))

@@ -60,6 +60,7 @@ func TestLoadCatalogue_Refusals(t *testing.T) {
 		{"no tiers", strings.Replace(goodCatalogue, "tiers = [2]", "tiers = []", 1), []string{"line 12", "tiers is empty"}},
 		{"misspelt key", strings.Replace(goodCatalogue, "sensitive", "sensitve", 1), []string{`unknown key "category.sensitve"`}},
 		{"bad code", strings.Replace(goodCatalogue, `"counselling"`, `"Counselling!"`, 1), []string{"line 12", `code "Counselling!"`}},
+		{"empty", "# nothing yet\n", []string{"catalogue.toml: there are no categories"}},
 		{"no name", strings.Replace(goodCatalogue, `name_zh = "心理咨询"`, "", 1), []string{"line 12", "name_zh is missing"}},
 		{"wrong type", strings.Replace(goodCatalogue, "sensitive = true", `sensitive = "yes"`, 1), []string{"catalogue.toml line 16", "sensitive"}},
 	} {

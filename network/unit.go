@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ func decodeUnitsTOML(data []byte, name string) ([]hotline.Unit, []string, error)
 	var f struct {
 		Unit []hotline.Unit `toml:"unit"`
 	}
-	if err := decodeTOML(data, name, &f); err != nil {
+	if err := decodeTOML(data, name, "unit", &f); err != nil {
 		return nil, nil, err
 	}
 	where := tableLines(data, "unit", name, len(f.Unit))
@@ -70,23 +71,28 @@ var tomlLine = regexp.MustCompile(`^toml: line (\d+) \(last key ("[^"]*")\): (.*
 
 // decodeTOML decodes strictly: a key the hotline does not know is almost
 // always a typo ("catgories") that would otherwise be dropped in silence.
-func decodeTOML(data []byte, name string, v any) error {
+// table is the name of the file's [[table]] array, for placing errors.
+func decodeTOML(data []byte, name, table string, v any) error {
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(v)
 	if err != nil {
+		line, key, msg := tomlErrorParts(err)
 		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			msg := fmt.Sprintf("%s line %d: %s", name, pe.Position.Line, pe.Message)
-			if pe.LastKey != "" {
-				msg = fmt.Sprintf("%s line %d (key %q): %s", name, pe.Position.Line, pe.LastKey, pe.Message)
+		if !errors.As(err, &pe) {
+			// A type error ("tier" = "two") comes with the line of the
+			// key's last use in the file, which for a key every table has
+			// is the last table's. Decoding the tables one at a time finds
+			// the one at fault.
+			if l, k, m, ok := locateTOMLError(data, table, reflect.TypeOf(v).Elem()); ok {
+				line, key, msg = l, k, m
 			}
-			return &hotline.Error{Code: hotline.EINVALID, Message: msg}
 		}
-		// Type mismatches come as plain errors, "toml: line 12 (last key
-		// "unit.tier"): incompatible types: ..."; say them the same way.
-		if m := tomlLine.FindStringSubmatch(err.Error()); m != nil {
-			return hotline.Errorf(hotline.EINVALID, "%s line %s (key %s): %s", name, m[1], m[2], m[3])
+		switch {
+		case line > 0 && key != "":
+			return hotline.Errorf(hotline.EINVALID, "%s line %d (key %s): %s", name, line, key, msg)
+		case line > 0:
+			return hotline.Errorf(hotline.EINVALID, "%s line %d: %s", name, line, msg)
 		}
-		return hotline.Errorf(hotline.EINVALID, "%s: %s", name, strings.TrimPrefix(err.Error(), "toml: "))
+		return hotline.Errorf(hotline.EINVALID, "%s: %s", name, msg)
 	}
 	if keys := md.Undecoded(); len(keys) > 0 {
 		var p problems
@@ -98,12 +104,60 @@ func decodeTOML(data []byte, name string, v any) error {
 	return nil
 }
 
+// tomlErrorParts splits a decoding error into line (0 if unknown), quoted
+// key (may be empty) and message.
+func tomlErrorParts(err error) (int, string, string) {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		key := ""
+		if pe.LastKey != "" {
+			key = strconv.Quote(pe.LastKey)
+		}
+		return pe.Position.Line, key, pe.Message
+	}
+	if m := tomlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return line, m[2], m[3]
+	}
+	return 0, "", strings.TrimPrefix(err.Error(), "toml: ")
+}
+
+func locateTOMLError(data []byte, table string, typ reflect.Type) (line int, key, msg string, ok bool) {
+	header := tableHeader(table)
+	lines := bytes.Split(data, []byte("\n"))
+	var starts []int
+	for i, l := range lines {
+		if header.Match(l) {
+			starts = append(starts, i)
+		}
+	}
+	for k, start := range starts {
+		end := len(lines)
+		if k+1 < len(starts) {
+			end = starts[k+1]
+		}
+		chunk := bytes.Join(lines[start:end], []byte("\n"))
+		if _, err := toml.NewDecoder(bytes.NewReader(chunk)).Decode(reflect.New(typ).Interface()); err != nil {
+			l, key, msg := tomlErrorParts(err)
+			if l > 0 {
+				l += start
+			}
+			return l, key, msg, true
+		}
+	}
+	return 0, "", "", false
+}
+
+func tableHeader(table string) *regexp.Regexp {
+	return regexp.MustCompile(`^\s*\[\[\s*"?` + regexp.QuoteMeta(table) + `"?\s*\]\]`)
+}
+
 // tableLines finds the header line of each [[table]] in a TOML file, which
 // the TOML decoder does not report. If the count disagrees with what was
 // decoded (a header inside a multi-line string, say) it numbers the tables
 // instead of guessing lines.
 func tableLines(data []byte, table, name string, count int) []string {
-	header := regexp.MustCompile(`^\s*\[\[\s*"?` + regexp.QuoteMeta(table) + `"?\s*\]\]`)
+	header := tableHeader(table)
 	var lines []int
 	for i, l := range bytes.Split(data, []byte("\n")) {
 		if header.Match(l) {

@@ -74,6 +74,7 @@ func TestLoadUnits_CSVRefusals(t *testing.T) {
 		wants []string
 	}{
 		{"empty file", "", []string{"units.csv", "empty"}},
+		{"header only", unitsHeader, []string{"units.csv: there are no units"}},
 		{"unknown column", strings.Replace(goodUnitsCSV, "capacity", "capacty", 1), []string{"units.csv line 1", `unknown column "capacty"`}},
 		{"duplicate column", strings.Replace(goodUnitsCSV, "phone", "kind", 1), []string{"units.csv line 1", `column "kind" appears twice`}},
 		{"missing id column", strings.Replace(goodUnitsCSV, "id,", "ident,", 1), []string{`column "id" is missing`}},
@@ -179,6 +180,9 @@ func TestLoadUnits_TOMLRefusals(t *testing.T) {
 	}{
 		{"misspelt key", goodUnitsTOML + "catgories = [\"x\"]\n", []string{"units.toml", `unknown key "unit.catgories"`}},
 		{"wrong type", strings.Replace(goodUnitsTOML, "tier = 2", `tier = "two"`, 1), []string{"units.toml", "line 12"}},
+		// kind is in every table; the decoder alone would blame the last.
+		{"wrong type in a repeated key", strings.Replace(goodUnitsTOML, `kind = "service_center"`, "kind = 2", 1),
+			[]string{`units.toml line 11 (key "unit.kind")`, "incompatible types"}},
 		{"syntax error", goodUnitsTOML + "[[unit]\n", []string{"units.toml line 29"}},
 		{"parent does not exist", strings.Replace(goodUnitsTOML, `parent = "center"`, `parent = "c99"`, 1),
 			[]string{`units.toml line 19 (unit "c01"): parent "c99" does not exist`}},

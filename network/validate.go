@@ -182,6 +182,11 @@ func kindNames() string {
 
 // checkUnits checks what can be known from the units alone.
 func checkUnits(p *problems, units []hotline.Unit, src *sources) {
+	// An empty list is only worth saying when nothing else is wrong: a
+	// broken header also leaves no units.
+	if len(units) == 0 && p.ok() {
+		p.add(src.file("units"), "there are no units")
+	}
 	first := map[string]int{}
 	for i, u := range units {
 		where := src.unit(i, u)
@@ -431,6 +436,9 @@ func checkGazetteer(p *problems, entries []hotline.GazetteerEntry, src *sources)
 }
 
 func checkCatalogue(p *problems, cats []hotline.Category, src *sources) {
+	if len(cats) == 0 && p.ok() {
+		p.add(src.file("catalogue"), "there are no categories")
+	}
 	first := map[string]int{}
 	for i, c := range cats {
 		where := src.category(i, c)

@@ -94,6 +94,7 @@ func TestValidate(t *testing.T) {
 
 func TestValidate_Nil(t *testing.T) {
 	wantInvalid(t, network.Validate(nil, nil), "there is no network")
+	wantInvalid(t, network.Validate(&hotline.Network{}, nil), "there are no units")
 	n, _ := network.Demo()
 	if err := network.Validate(n, nil); err != nil {
 		t.Errorf("without a catalogue: got %v, want the catalogue checks skipped", err)
