@@ -115,28 +115,29 @@ end
 return 1
 `)
 
-// allowScript is a sliding-window log: one sorted-set member per allowed
-// request, scored by the server's clock in microseconds so that every
-// replica counts against the same time.
+// allowScript is the generic cell rate algorithm (GCRA): one string per
+// key holding the "theoretical arrival time" of the next request, on the
+// server's clock in microseconds so that every replica counts against the
+// same time. It lets a burst of `limit` requests through, then one every
+// window/limit; it costs three O(1) commands and one small key whatever the
+// limit, where a log of requests would grow with it.
 //
-// KEYS: 1 the window's zset. ARGV: 1 window in µs, 2 limit, 3 a unique
-// member for this request.
+// KEYS: 1 the key. ARGV: 1 window in µs, 2 limit.
 // Returns {1, 0} when allowed, {0, µs to wait} when not.
 var allowScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
-  return {1, 0}
+local interval = window / tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then
+  tat = now
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-local wait = tonumber(oldest[2]) + window - now
-if wait < 1 then
-  wait = 1
+local new = tat + interval
+local wait = new - window - now
+if wait > 0 then
+  return {0, math.ceil(wait)}
 end
-return {0, wait}
+redis.call('SET', KEYS[1], string.format('%d', new), 'PX', math.max(1, math.ceil((new - now) / 1000)))
+return {1, 0}
 `)
