@@ -326,11 +326,8 @@ func loadDirectory(ctx context.Context, c config.Config, st *Store, log *slog.Lo
 	ns := redisstore.NewNetworkStore(st.DB)
 	files := network.Files{Units: c.Network.Units, Areas: c.Network.Areas, Gazetteer: c.Network.Gazetteer, Catalogue: c.Catalogue.File}
 	if files != (network.Files{}) {
-		n, cat, err := network.Load(files)
+		n, cat, err := network.Load(files) // Load validates
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := network.Validate(n, cat); err != nil {
 			return nil, nil, err
 		}
 		if err := ns.SaveNetwork(ctx, n); err != nil {

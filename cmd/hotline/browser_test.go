@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/redisstore"
+)
+
+// chromiumPath is where Debian installs Chromium (apt-get install chromium).
+const chromiumPath = "/usr/bin/chromium"
+
+// cspRecorder runs before any script of every page (scripts injected over
+// the DevTools protocol are not subject to the page's CSP) and keeps every
+// Content-Security-Policy violation, so a test can assert the pages need
+// nothing the policy forbids: no inline script, no style attribute, no
+// outside resource.
+const cspRecorder = `window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + (e.sourceFile || "") + ":" + e.lineNumber);
+});`
+
+// browser is a headless Chromium tab on a phone-sized screen, with the
+// page's uncaught exceptions and console errors collected.
+type browser struct {
+	ctx context.Context
+
+	mu       sync.Mutex
+	problems []string
+}
+
+// newBrowser starts Chromium with a fresh profile. Without a Chromium binary
+// the test is skipped on a developer's machine and fails in CI (CI set),
+// where a silent skip would hide that the pages were never driven.
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but there is no Chromium at %s: install it (apt-get install chromium fonts-wqy-microhei)", chromiumPath)
+		}
+		t.Skipf("no Chromium at %s; install it to run the browser tests", chromiumPath)
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(412, 915),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+
+	b := &browser{}
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			msg := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				msg += " " + e.ExceptionDetails.Exception.Description
+			}
+			b.problem("uncaught exception: " + msg)
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				b.problem("console.error: " + strings.Join(parts, " "))
+			}
+		}
+	}))
+	t.Cleanup(cancel)
+	b.ctx = ctx
+
+	// The first Run starts the browser; it must have no deadline of its own.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(412, 915, chromedp.EmulateMobile)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRecorder}); err != nil {
+		t.Fatalf("install the CSP recorder: %v", err)
+	}
+	return b
+}
+
+func (b *browser) problem(s string) {
+	b.mu.Lock()
+	b.problems = append(b.problems, s)
+	b.mu.Unlock()
+}
+
+// do runs steps with a deadline, failing the test with what it was doing.
+func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// text returns the visible text of the first element matching css.
+func (b *browser) text(t *testing.T, css string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", css, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// eval evaluates a JavaScript expression into T.
+func eval[T any](t *testing.T, b *browser, js string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("eval %s: %v", js, err)
+	}
+	return v
+}
+
+// checkPage fails the test if the current page broke the CSP, threw or
+// logged an error.
+func (b *browser) checkPage(t *testing.T) {
+	t.Helper()
+	if v := eval[[]string](t, b, `window.__csp || []`); len(v) > 0 {
+		t.Errorf("%s: Content-Security-Policy violations: %q", eval[string](t, b, `location.pathname`), v)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		t.Errorf("page problem: %s", p)
+	}
+	b.problems = nil
+}
+
+// serviceNames returns the catalogue's names by code, as the API serves them.
+func serviceNames(t *testing.T, m *Main) map[string]hotline.Category {
+	t.Helper()
+	resp, err := http.Get(m.URL() + "/api/v1/services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Services []hotline.Category `json:"services"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]hotline.Category{}
+	for _, c := range body.Services {
+		out[c.Code] = c
+	}
+	return out
+}
+
+// A resident fills in the form on a phone, gets a ticket number to read
+// over the phone, and looks the ticket up with the last four digits of
+// the phone number.
+func TestBrowserResidentFilesANeedAndChecksItsStatus(t *testing.T) {
+	m := MustRunMain(t)
+	b := newBrowser(t)
+	cat, ok := serviceNames(t, m)["facilities"]
+	if !ok {
+		t.Fatal(`the catalogue has no "facilities" category`)
+	}
+
+	category := `#categories input[name="service_code"][value="facilities"]`
+	b.do(t, "open the form",
+		chromedp.Navigate(m.URL()+"/"),
+		chromedp.WaitVisible(chromedp.CSS(category)),
+	)
+	if got, want := eval[string](t, b, `document.documentElement.lang`), "zh-CN"; got != want {
+		t.Errorf("html lang = %q, want %q", got, want)
+	}
+	if got := b.text(t, ".emergency"); !strings.Contains(got, "110") || !strings.Contains(got, "120") || !strings.Contains(got, "119") {
+		t.Errorf("emergency notice = %q, want 110, 120 and 119", got)
+	}
+	if got := b.text(t, category+` ~ span .cat-name`); got != cat.NameZH {
+		t.Errorf("category card = %q, want %q", got, cat.NameZH)
+	}
+
+	// Sending without a description shows the error next to the field.
+	b.do(t, "send without a description",
+		chromedp.Click(chromedp.CSS(category)),
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.WaitVisible(chromedp.CSS("#description-error")),
+	)
+	if got := b.text(t, "#description-error"); !strings.Contains(got, "需要什么帮助") {
+		t.Errorf("description error = %q, want the Chinese message", got)
+	}
+
+	b.do(t, "fill in the form",
+		chromedp.SendKeys(chromedp.CSS("#description"), "楼道灯坏了，晚上看不见"),
+		chromedp.SendKeys(chromedp.CSS("#address_string"), "长寿路123弄4号"),
+		chromedp.SendKeys(chromedp.CSS("#phone"), "13812345678"),
+		chromedp.Click(chromedp.CSS("#consent")),
+	)
+	if got := eval[string](t, b, `document.getElementById("description").value`); got != "楼道灯坏了，晚上看不见" {
+		t.Fatalf("description = %q: Chinese text did not reach the field", got)
+	}
+	// A double tap: two clicks in the same instant file one need.
+	b.do(t, "send with a double tap",
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("submit"); s.click(); s.click(); })()`),
+		chromedp.WaitVisible(chromedp.CSS("#done")),
+	)
+	id := eval[string](t, b, `document.getElementById("ticket-no").dataset.ticketId`)
+	if !hotline.ValidTicketID(id) {
+		t.Fatalf("ticket number %q is not a valid ticket id", id)
+	}
+	shown := b.text(t, "#ticket-no")
+	if strings.ReplaceAll(shown, " ", "") != id || !strings.Contains(shown, " ") {
+		t.Errorf("ticket number shown as %q, want %q spaced for reading aloud", shown, id)
+	}
+	if got := b.text(t, "#done"); !strings.Contains(got, "已收到") || !strings.Contains(got, "记下") {
+		t.Errorf("confirmation = %q", got)
+	}
+	_, total, err := redisstore.NewTicketStore(m.store.DB).FindTickets(context.Background(), hotline.TicketFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 1 {
+		t.Errorf("%d tickets stored after a double tap, want 1", total)
+	}
+	b.checkPage(t)
+
+	// The status link carries the number; the phone's last four digits
+	// unlock the ticket.
+	b.do(t, "follow the status link",
+		chromedp.Click(chromedp.CSS("#status-link")),
+		chromedp.WaitVisible(chromedp.CSS("#last4")),
+	)
+	if got := eval[string](t, b, `location.pathname + location.search`); got != "/status?id="+id {
+		t.Errorf("status link went to %q", got)
+	}
+	if got := eval[string](t, b, `document.getElementById("ticket-id").value`); got != id {
+		t.Errorf("id field = %q, want %q prefilled", got, id)
+	}
+
+	b.do(t, "look up with the wrong digits",
+		chromedp.SendKeys(chromedp.CSS("#last4"), "0000"),
+		chromedp.Click(chromedp.CSS("#lookup-submit")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("lookup-alert").textContent !== ""`),
+	)
+	if got := b.text(t, "#lookup-alert"); !strings.Contains(got, "没有找到该编号") {
+		t.Errorf("wrong digits: alert = %q", got)
+	}
+
+	b.do(t, "look up with the right digits",
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("last4").value = ""`),
+		chromedp.SendKeys(chromedp.CSS("#last4"), "5678"),
+		chromedp.Click(chromedp.CSS("#lookup-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#result")),
+	)
+	if got, want := b.text(t, "#result-status"), "新提交"; got != want {
+		t.Errorf("status = %q, want %q", got, want)
+	}
+	facts := b.text(t, "#result-facts")
+	for _, want := range []string{cat.NameZH, "楼道灯坏了，晚上看不见", "长寿路123弄4号"} {
+		if !strings.Contains(facts, want) {
+			t.Errorf("status facts %q lack %q", facts, want)
+		}
+	}
+	if got := b.text(t, "#result-history"); !strings.Contains(got, "需求已提交") {
+		t.Errorf("history = %q, want the created event", got)
+	}
+	b.checkPage(t)
+}
+
+// The language switch turns the pages into English, keeps the choice for
+// the next page, and switches back.
+func TestBrowserEnglishSwitch(t *testing.T) {
+	m := MustRunMain(t)
+	b := newBrowser(t)
+	cat := serviceNames(t, m)["facilities"]
+
+	category := `#categories input[name="service_code"][value="facilities"]`
+	b.do(t, "open the form and switch to English",
+		chromedp.Navigate(m.URL()+"/"),
+		chromedp.WaitVisible(chromedp.CSS(category)),
+		chromedp.Click(chromedp.CSS(`button[data-set-lang="en"]`)),
+	)
+	if got, want := b.text(t, `label[for="description"]`), "2. Tell us what is happening"; got != want {
+		t.Errorf("description label = %q, want %q", got, want)
+	}
+	if got, want := b.text(t, `label[for="phone"]`), "Mobile number (optional)"; got != want {
+		t.Errorf("phone label = %q, want %q", got, want)
+	}
+	if got, want := b.text(t, "#submit"), "Send"; got != want {
+		t.Errorf("submit button = %q, want %q", got, want)
+	}
+	if got := b.text(t, category+` ~ span .cat-name`); got != cat.NameEN {
+		t.Errorf("category card = %q, want %q", got, cat.NameEN)
+	}
+	if got, want := eval[string](t, b, `document.documentElement.lang`), "en"; got != want {
+		t.Errorf("html lang = %q, want %q", got, want)
+	}
+	if got := eval[string](t, b, `document.querySelector('button[data-set-lang="en"]').getAttribute("aria-pressed")`); got != "true" {
+		t.Errorf("English button aria-pressed = %q", got)
+	}
+	b.checkPage(t)
+
+	// The choice is remembered on the next page.
+	b.do(t, "open the status page",
+		chromedp.Navigate(m.URL()+"/status"),
+		chromedp.WaitVisible(chromedp.CSS("#last4")),
+	)
+	if got, want := b.text(t, `label[for="last4"]`), "Last 4 digits of your mobile"; got != want {
+		t.Errorf("status page after switching: label = %q, want %q", got, want)
+	}
+
+	b.do(t, "switch back to Chinese",
+		chromedp.Click(chromedp.CSS(`button[data-set-lang="zh"]`)),
+	)
+	if got, want := b.text(t, `label[for="last4"]`), "手机号后四位"; got != want {
+		t.Errorf("after switching back: label = %q, want %q", got, want)
+	}
+	if got, want := eval[string](t, b, `document.documentElement.lang`), "zh-CN"; got != want {
+		t.Errorf("html lang = %q, want %q", got, want)
+	}
+
+	// ?lang=en in the address wins over the stored choice.
+	b.do(t, "open the form with ?lang=en",
+		chromedp.Navigate(m.URL()+"/?lang=en"),
+		chromedp.WaitVisible(chromedp.CSS(category)),
+	)
+	if got, want := b.text(t, "h1"), "Tell us what you need help with"; got != want {
+		t.Errorf("?lang=en: heading = %q, want %q", got, want)
+	}
+	b.checkPage(t)
+}
