@@ -152,6 +152,23 @@ type Ticket struct {
 	// MergedInto is set on a duplicate merged into another ticket.
 	MergedInto string `json:"merged_into,omitempty"`
 
+	// Tier is the tier of the responsible unit (0 while unplaced).
+	Tier Tier `json:"tier,omitempty"`
+	// AcceptBy and ResolveBy are the time limits in force for the
+	// responsible unit; dispatch sets them when it routes the ticket.
+	AcceptBy  time.Time `json:"accept_by,omitzero"`
+	ResolveBy time.Time `json:"resolve_by,omitzero"`
+	// Declined lists the units that declined the ticket or let its accept
+	// limit pass; routing does not offer it to them again.
+	Declined []string `json:"declined,omitempty"`
+	// Escalations counts the moves up a tier.
+	Escalations int `json:"escalations,omitempty"`
+	// OverdueNoted is set once the resolve limit has passed and the
+	// overdue event was recorded, so the deadline fires only once.
+	OverdueNoted bool `json:"overdue_noted,omitempty"`
+	// Redo marks a ticket reopened after a low satisfaction rating.
+	Redo bool `json:"redo,omitempty"`
+
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	AcceptedAt time.Time `json:"accepted_at,omitzero"`
@@ -163,6 +180,21 @@ type Ticket struct {
 
 	// Version counts the changes; each change appends exactly one event.
 	Version int64 `json:"version"`
+}
+
+// NextDeadline is the time limit the ticket waits on now, zero when none:
+// the accept limit while it waits for a unit to accept, the resolve limit
+// while a unit works on it (until the overdue event is recorded).
+func (t *Ticket) NextDeadline() time.Time {
+	switch t.Status {
+	case StatusNew, StatusRouted, StatusReopened:
+		return t.AcceptBy
+	case StatusAccepted, StatusInProgress:
+		if !t.OverdueNoted {
+			return t.ResolveBy
+		}
+	}
+	return time.Time{}
 }
 
 // TicketFilter selects tickets. Zero fields do not filter.

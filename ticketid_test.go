@@ -73,3 +73,25 @@ func TestStatusTransitions(t *testing.T) {
 		t.Error("closed → accepted allowed")
 	}
 }
+
+func TestFeedPositionAdvancesAndRoundTrips(t *testing.T) {
+	p := hotline.NewFeedPosition(3)
+	if !p.Advance(1, "100-0") || p.Advance(1, "100-0") || p.Advance(1, "99-5") {
+		t.Fatal("Advance must accept only ids after the current one")
+	}
+	if !p.Advance(1, "100-1") || p.Advance(5, "1-0") {
+		t.Fatal("Advance: same-ms later seq accepted, unknown partition refused")
+	}
+	got, err := hotline.ParseFeedPosition(p.String(), 3)
+	if err != nil || got.String() != "0-0.100-1.0-0" {
+		t.Fatalf("round trip = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0-0.0-0", "a-b.0-0.0-0", "1.2.3"} {
+		if _, err := hotline.ParseFeedPosition(bad, 3); hotline.ErrorCode(err) != hotline.EINVALID {
+			t.Errorf("ParseFeedPosition(%q) err = %v", bad, err)
+		}
+	}
+	if hotline.CompareStreamIDs("2-0", "10-0") != -1 {
+		t.Error("stream ids must compare numerically")
+	}
+}
