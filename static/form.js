@@ -30,6 +30,7 @@ const state = {
   errors: {}, // form field → {key, server}
   alert: null, // {key, vars} or {text}
   ticket: null, // the answer once filed
+  hotline: HOTLINE_PHONE, // the number to call with questions
 };
 
 // ---- categories ----
@@ -316,6 +317,7 @@ function setBusy(busy) {
 function showDone(ticket) {
   state.ticket = ticket;
   renderDone();
+  if (!state.hotline) loadHotline();
   $("form-part").hidden = true;
   $("done").hidden = false;
   window.scrollTo(0, 0);
@@ -334,12 +336,28 @@ function renderDone() {
   called.hidden = !tk.phone_masked;
   called.textContent = tk.phone_masked ? t("done.called", { phone: tk.phone_masked }) : "";
   const hl = $("done-phone");
-  hl.hidden = !HOTLINE_PHONE;
-  if (HOTLINE_PHONE) {
+  hl.hidden = !state.hotline;
+  if (state.hotline) {
     hl.replaceChildren(
       t("done.phone", { phone: "" }),
-      el("a", { href: "tel:" + HOTLINE_PHONE.replace(/[^\d+]/g, ""), text: HOTLINE_PHONE }),
+      el("a", { href: "tel:" + state.hotline.replace(/[^\d+]/g, ""), text: state.hotline }),
     );
+  }
+}
+
+// loadHotline finds the street service center's number in the network,
+// once, when the confirmation first needs it: the resident form itself
+// does not need the whole network.
+async function loadHotline() {
+  try {
+    const r = await request("GET", "/api/v1/units", { credentials: "omit" });
+    const center = r.ok && (r.data.units || []).find((u) => u.kind === "service_center" && u.phone);
+    if (center) {
+      state.hotline = center.phone;
+      renderDone();
+    }
+  } catch (_) {
+    // The confirmation stands without it.
   }
 }
 

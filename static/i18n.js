@@ -418,7 +418,9 @@ const STRINGS = {
 };
 
 // HOTLINE_PHONE is the street service hotline shown on the confirmation.
-// Empty hides the line: set it to the street's published number.
+// Empty means the phone of the service center in the network
+// (GET /api/v1/units, the unit of kind service_center); with neither, the
+// line is left out.
 export const HOTLINE_PHONE = "";
 
 const STORAGE_KEY = "hotline.lang";

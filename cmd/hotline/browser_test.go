@@ -237,6 +237,12 @@ func TestBrowserResidentFilesANeedAndChecksItsStatus(t *testing.T) {
 	if got := b.text(t, "#done"); !strings.Contains(got, "已收到") || !strings.Contains(got, "记下") {
 		t.Errorf("confirmation = %q", got)
 	}
+	if center, ok := m.Directory.Network().ServiceCenter(); ok && center.Phone != "" {
+		b.do(t, "wait for the hotline number", chromedp.WaitVisible(chromedp.CSS("#done-phone")))
+		if got := b.text(t, "#done-phone"); !strings.Contains(got, center.Phone) {
+			t.Errorf("confirmation hotline line = %q, want the service center's %s", got, center.Phone)
+		}
+	}
 	_, total, err := redisstore.NewTicketStore(m.store.DB).FindTickets(context.Background(), hotline.TicketFilter{})
 	if err != nil {
 		t.Fatal(err)
