@@ -18,6 +18,7 @@ const (
 	EventTicketMerged    = "ticket.merged"
 	EventTicketUpdated   = "ticket.updated"
 	EventTicketRated     = "ticket.rated"
+	EventTicketOverdue   = "ticket.overdue"
 )
 
 // Event records one change to a ticket. Events are appended to the ticket's
