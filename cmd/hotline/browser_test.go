@@ -357,3 +357,62 @@ func TestBrowserEnglishSwitch(t *testing.T) {
 	}
 	b.checkPage(t)
 }
+
+// The answer to the first submission is lost on the way back (the request
+// reached the server, the phone never heard): the resident sees that it may
+// not have been saved, presses send again, and the same Idempotency-Key
+// makes the second press return the first ticket instead of a second one.
+func TestBrowserRetryAfterALostAnswerFilesOnce(t *testing.T) {
+	m := MustRunMain(t)
+	b := newBrowser(t)
+
+	category := `#categories input[name="service_code"][value="home_repair"]`
+	b.do(t, "fill in the form",
+		chromedp.Navigate(m.URL()+"/"),
+		chromedp.WaitVisible(chromedp.CSS(category)),
+		chromedp.Click(chromedp.CSS(category)),
+		chromedp.SendKeys(chromedp.CSS("#description"), "厨房水龙头漏水"),
+		chromedp.SendKeys(chromedp.CSS("#phone"), "13812345678"),
+		chromedp.Click(chromedp.CSS("#consent")),
+		// The first POST reaches the server, then its answer is dropped.
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			const real = window.fetch;
+			let lost = false;
+			window.fetch = async (url, init) => {
+				const res = await real(url, init);
+				if (!lost && init && init.method === "POST") {
+					lost = true;
+					throw new TypeError("answer lost");
+				}
+				return res;
+			};
+		})()`),
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("form-alert").textContent !== ""`),
+	)
+	if got := b.text(t, "#form-alert"); !strings.Contains(got, "不会重复登记") {
+		t.Errorf("after a lost answer: alert = %q, want the network message", got)
+	}
+	tickets := redisstore.NewTicketStore(m.store.DB)
+	_, total, err := tickets.FindTickets(context.Background(), hotline.TicketFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 1 {
+		t.Fatalf("%d tickets after the first press, want 1 (the answer was lost, not the request)", total)
+	}
+
+	b.do(t, "press send again",
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.WaitVisible(chromedp.CSS("#done")),
+	)
+	id := eval[string](t, b, `document.getElementById("ticket-no").dataset.ticketId`)
+	list, total, err := tickets.FindTickets(context.Background(), hotline.TicketFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 1 || list[0].ID != id {
+		t.Errorf("after the retry: %d tickets, shown %s; want the one first filed", total, id)
+	}
+	b.checkPage(t)
+}
