@@ -155,13 +155,14 @@ func (s *Service) build(sub Submission, net *hotline.Network, cat *hotline.Catal
 	t.ServiceCode = code
 
 	t.MediaURL = strings.TrimSpace(sub.MediaURL)
-	if t.MediaURL != "" && !validMediaURL(t.MediaURL) {
+	hasMedia := t.MediaURL != "" && validMediaURL(t.MediaURL)
+	if t.MediaURL != "" && !hasMedia {
 		fe.Add("media_url", "not a usable link; give a full http:// or https:// address of at most 2048 characters")
 	}
 
 	t.Description = cleanText(sub.Description, true)
 	switch n := utf8.RuneCountInString(t.Description); {
-	case n == 0 && t.MediaURL == "":
+	case n == 0 && !hasMedia:
 		// A voice ticket carries its recording instead of words; any
 		// other channel must say what is needed.
 		fe.Add("description", "describe the need in a few words; description is required")
