@@ -112,6 +112,9 @@ func TestSubmitValidation(t *testing.T) {
 			map[string]string{"channel": "unknown channel"}},
 		{"media url not http", func(s *intake.Submission) { s.MediaURL = "javascript:alert(1)" },
 			map[string]string{"media_url": "http"}},
+		{"a bad media link does not excuse a missing description", func(s *intake.Submission) {
+			s.Description, s.MediaURL = "", "ftp://files.example.com/r.wav"
+		}, map[string]string{"description": "required", "media_url": "http"}},
 		{"several at once", func(s *intake.Submission) {
 			s.ServiceCode, s.Description, s.Phone, s.Email = "nope", "", "1", "@"
 		}, map[string]string{"service_code": "", "description": "", "phone": "", "email": ""}},

@@ -122,11 +122,14 @@ func (v view) render(t *hotline.Ticket) request {
 		u := timestamp(s.UpdatedAt)
 		r.UpdatedDatetime = &u
 	}
-	desc := s.Description
 	if !v.full {
-		desc = redactNumbers(desc)
+		// Free text written by residents and staff alike may carry a
+		// phone number; the public never sees one.
+		r.Description = optional(redactNumbers(s.Description))
+		r.StatusNotes = optional(redactNumbers(s.StatusNotes))
+	} else {
+		r.Description = optional(s.Description)
 	}
-	r.Description = optional(desc)
 	if u, ok := v.net.Unit(s.UnitID); ok {
 		r.AgencyResponsible = optional(u.Name(v.lang))
 	}
