@@ -1,9 +1,14 @@
 package server_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/caojiadu/hotline/server"
 )
@@ -52,3 +57,52 @@ func TestBodyLimit(t *testing.T) {
 type chunked struct{ r *strings.Reader }
 
 func (c *chunked) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// The access log names route and path, never the query string (status
+// lookups carry phone digits there) and never a phone number or name.
+func TestAccessLog_NoPersonalData(t *testing.T) {
+	var buf syncBuffer
+	ts := MustOpenServer(t, func(s *server.Server) {
+		s.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	resp := ts.Do(t, "POST", "/api/v1/tickets",
+		`{"service_code":"sanitation","description":"水管漏了","phone":"13812345678","last_name":"欧阳"}`, nil, nil)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %s", resp.StatusCode, resp.Body)
+	}
+	var v struct{ ID string }
+	json.Unmarshal([]byte(resp.Body), &v)
+	ts.Do(t, "GET", "/api/v1/tickets/"+v.ID+"/status?phone_last4=5678", "", nil, nil)
+
+	want := `"route":"/api/v1/tickets/{id}/status"`
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(buf.String(), want) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the log line follows the answer
+	}
+	log := buf.String()
+	if !strings.Contains(log, want) || !strings.Contains(log, `"route":"/api/v1/tickets","path":"/api/v1/tickets","status":201`) {
+		t.Fatalf("access log lacks the requests:\n%s", log)
+	}
+	for _, bad := range []string{"phone_last4", "5678", "欧阳", "水管"} {
+		if strings.Contains(log, bad) {
+			t.Errorf("log holds %q:\n%s", bad, log)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
