@@ -20,7 +20,6 @@ const STRINGS = {
     "nav.label": "页面",
     "nav.form": "提交需求",
     "nav.status": "查询进度",
-    "nav.staff": "工作人员登录",
 
     "form.doctitle": "提交需求 - 曹家渡街道居民需求热线",
     "form.title": "告诉我们您需要什么帮助",
@@ -223,7 +222,6 @@ const STRINGS = {
     "nav.label": "Pages",
     "nav.form": "Ask for help",
     "nav.status": "Check progress",
-    "nav.staff": "Staff sign-in",
 
     "form.doctitle": "Ask for help - Caojiadu Street Residents' Hotline",
     "form.title": "Tell us what you need help with",
