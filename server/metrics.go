@@ -75,9 +75,11 @@ func (m *metrics) observe(route, method string, code int, d time.Duration) {
 }
 
 // TicketCreated counts a ticket that was just created, under its channel.
-// The server hooks it into Intake.OnCreated itself (see init), so every
-// ticket filed through that Intake is counted once; call it directly only
-// for tickets created some other way, and never wire it to the hook again.
+// Wire it as intake's hook (in.OnCreated = srv.TicketCreated, as cmd does):
+// the hook fires once per stored ticket and never for a retry, for every
+// channel that files through that Intake (web form, walk-in, Open311,
+// calls, messages). The server does not count on its own, so nothing is
+// counted twice.
 func (s *Server) TicketCreated(t *hotline.Ticket) {
 	s.init()
 	if t == nil {

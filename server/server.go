@@ -119,20 +119,6 @@ func (s *Server) init() {
 			s.Registry = s.metrics.registry
 		}
 
-		if s.Intake != nil {
-			// Count created tickets where every channel passes: intake's
-			// hook fires once per stored ticket (never for a retry), for
-			// the web form, Open311, calls and messages alike, as long as
-			// they share this Intake. Earlier hooks still run first.
-			prev := s.Intake.OnCreated
-			s.Intake.OnCreated = func(t *hotline.Ticket) {
-				if prev != nil {
-					prev(t)
-				}
-				s.TicketCreated(t)
-			}
-		}
-
 		s.origins = http.NewCrossOriginProtection()
 		if u, err := url.Parse(s.Config.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
 			s.secure = u.Scheme == "https"

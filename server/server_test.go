@@ -55,6 +55,7 @@ func MustOpenServer(tb testing.TB, options ...func(*server.Server)) *TestServer 
 		Ready:     db.Ping,
 		Registry:  prometheus.NewRegistry(),
 	}
+	s.Intake.OnCreated = s.TicketCreated // as cmd/hotline wires it
 	for _, o := range options {
 		o(s)
 	}
