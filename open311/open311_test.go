@@ -38,7 +38,7 @@ const (
 )
 
 // phoneForms are the ways the fixture phone could leak into a body.
-var phoneForms = []string{residentPhone, "+86" + residentPhone, "136 7123 4567", "136-7123-4567", residentEmail, residentName}
+var phoneForms = []string{residentPhone, "+86" + residentPhone, "136 7123 4567", "136-7123-4567", residentEmail, residentName, "小明"}
 
 // Fixture is a handler over a fresh Redis key space and the demo street,
 // holding a few known tickets.
@@ -384,6 +384,9 @@ func TestScenarios(t *testing.T) {
 			NotExpectedContent: []string{fx.Counsel.Description, "叶家宅路36号5楼", "31.2436", "121.4268"}, Check: "requests.json"},
 		{Name: "sensitive request with a key", Method: "GET", URL: rq(fx.Counsel.ID) + "?api_key=" + apiKey, ExpectedStatus: 200,
 			ExpectedContent: []string{fx.Counsel.Description, "叶家宅路36号5楼", `"lat":31.2436`, `"long":121.4268`}, Check: "requests.json"},
+		{Name: "sensitive request xml in public", Method: "GET", URL: "/open311/v2/requests/" + fx.Counsel.ID + ".xml", ExpectedStatus: 200,
+			ExpectedContent:    []string{"<address>叶家宅路居委会辖区</address>"},
+			NotExpectedContent: []string{fx.Counsel.Description, "<description>", "31.2436"}, Check: "xml:service_requests"},
 		{Name: "request xml", Method: "GET", URL: "/open311/v2/requests/" + fx.Repair.ID + ".xml", ExpectedStatus: 200,
 			ExpectedContent: []string{"<status>open</status>"}, Check: "xml:service_requests"},
 		{Name: "unknown request", Method: "GET", URL: rq(hotline.TicketIDWithCheck("99999999")), ExpectedStatus: 404,
