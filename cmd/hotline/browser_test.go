@@ -106,20 +106,32 @@ func (b *browser) problem(s string) {
 	b.mu.Unlock()
 }
 
-// do runs steps with a deadline, failing the test with what it was doing.
+// stepTimeout bounds one step. Steps take well under a second; the margin
+// is for a loaded 2-core CI machine where Chromium itself is slow.
+const stepTimeout = 45 * time.Second
+
+// do runs steps with a deadline, failing the test with what it was doing,
+// where the page was and what the page complained of.
 func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v", what, err)
+		dctx, dcancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer dcancel()
+		where, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + " | alerts: " +
+			Array.from(document.querySelectorAll("[role=alert]"), (e) => e.textContent.trim()).filter(Boolean).join(" / ")`))
+		b.mu.Lock()
+		problems := strings.Join(b.problems, "; ")
+		b.mu.Unlock()
+		t.Fatalf("%s: %v (at %s; page problems: %s)", what, err, where, problems)
 	}
 }
 
 // text returns the visible text of the first element matching css.
 func (b *browser) text(t *testing.T, css string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
 	if err != nil {
@@ -131,7 +143,7 @@ func (b *browser) text(t *testing.T, css string) string {
 // eval evaluates a JavaScript expression into T.
 func eval[T any](t *testing.T, b *browser, js string) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
 	if err != nil {
