@@ -209,9 +209,14 @@ func (s *Server) residentView(ctx context.Context, t *hotline.Ticket, full bool)
 	if full && t.Contact.Phone != "" {
 		v.PhoneMasked = hotline.MaskPhone(t.Contact.Phone)
 	}
-	events, err := s.Tickets.TicketEvents(ctx, t.ID)
-	if err != nil {
-		return nil, err
+	// A ticket at version 1 has exactly one event, its creation: answer a
+	// fresh ticket without a second round trip to the store.
+	events := []*hotline.Event{{Type: hotline.EventTicketCreated, Status: t.Status, At: t.CreatedAt}}
+	if t.Version > 1 {
+		var err error
+		if events, err = s.Tickets.TicketEvents(ctx, t.ID); err != nil {
+			return nil, err
+		}
 	}
 	for _, e := range events {
 		entry := residentEntry{Type: e.Type, Status: e.Status, At: e.At}
