@@ -8,6 +8,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"syscall"
@@ -25,6 +26,10 @@ const DefaultPrefix = "hotline"
 type DB struct {
 	client redis.UniversalClient
 	prefix string
+	// feedMaxLen is the MAXLEN every feed XADD trims to. It is feedMaxLen
+	// except in tests that need trimming to happen after a few entries
+	// (export_test.go); being per DB, such tests can run in parallel.
+	feedMaxLen int64
 }
 
 // NewDB wraps c. The caller keeps ownership of c and closes it. prefix must
@@ -34,7 +39,7 @@ func NewDB(c redis.UniversalClient, prefix string) *DB {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &DB{client: c, prefix: prefix}
+	return &DB{client: c, prefix: prefix, feedMaxLen: feedMaxLen}
 }
 
 // Client returns the underlying client, for health checks and for packages
@@ -47,6 +52,12 @@ func (db *DB) Prefix() string { return db.prefix }
 // Ping checks that the store answers. Errors: EUNAVAILABLE.
 func (db *DB) Ping(ctx context.Context) error {
 	return storeErr(db.client.Ping(ctx).Err())
+}
+
+// pkey names a key of partition p: "<prefix>:{pN}:<parts…>". The braces are
+// the Cluster hash tag: only "pN" decides the slot.
+func (db *DB) pkey(p int, parts ...string) string {
+	return db.key(append([]string{fmt.Sprintf("{p%d}", p)}, parts...)...)
 }
 
 func (db *DB) key(parts ...string) string {

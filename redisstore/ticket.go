@@ -28,6 +28,8 @@ const (
 
 	// feedMaxLen bounds each partition's feed: 16 × 100,000 events is
 	// years of a street's traffic, and the live board only needs the tail.
+	// XADD trims with "~", so a stream holds up to one radix node (100
+	// entries by default) more before whole nodes are dropped.
 	feedMaxLen = 100000
 
 	// idemTTL is how long a retry with the same idempotency key returns the
@@ -54,11 +56,7 @@ var _ hotline.TicketStore = (*TicketStore)(nil)
 // NewTicketStore returns a ticket store on db.
 func NewTicketStore(db *DB) *TicketStore { return &TicketStore{db: db} }
 
-// pkey names a key of partition p: "<prefix>:{pN}:<parts…>". The braces are
-// the Cluster hash tag: only "pN" decides the slot.
-func (s *TicketStore) pkey(p int, parts ...string) string {
-	return s.db.key(append([]string{fmt.Sprintf("{p%d}", p)}, parts...)...)
-}
+func (s *TicketStore) pkey(p int, parts ...string) string { return s.db.pkey(p, parts...) }
 
 // partitionOf returns the partition that holds id, or false when id is not
 // a well-formed ticket id.
@@ -133,6 +131,12 @@ func (s *TicketStore) CreateTicket(ctx context.Context, t *hotline.Ticket, idemp
 	if err != nil {
 		return false, err
 	}
+	sum := hotline.Summarize(&c)
+	sHead, sTail, err := marshalAround(&sum, "id")
+	if err != nil {
+		return false, err
+	}
+	_, inc := loadDeltas(nil, &c)
 
 	var p int
 	if idempotencyKey != "" {
@@ -143,14 +147,14 @@ func (s *TicketStore) CreateTicket(ctx context.Context, t *hotline.Ticket, idemp
 		p = rand.IntN(partitions)
 	}
 	idx := s.indexKeys(p, &c)
-	keys := append([]string{s.pkey(p, "seq"), s.pkey(p, "feed")}, idx...)
+	keys := append([]string{s.pkey(p, "seq"), s.pkey(p, "feed"), s.pkey(p, "due"), s.pkey(p, "load")}, idx...)
 	if idempotencyKey != "" {
-		sum := sha256.Sum256([]byte(idempotencyKey))
-		keys = append(keys, s.pkey(p, "idem", hex.EncodeToString(sum[:])))
+		h := sha256.Sum256([]byte(idempotencyKey))
+		keys = append(keys, s.pkey(p, "idem", hex.EncodeToString(h[:])))
 	}
 	res, err := createScript.Run(ctx, s.db.client, keys,
-		s.pkey(p)+":", p, tHead, tTail, eHead, eTail, c.CreatedAt.UnixMilli(),
-		feedMaxLen, int64(idemTTL/time.Second), len(idx)).Slice()
+		s.pkey(p)+":", p, tHead, tTail, eHead, eTail, sHead, sTail, c.CreatedAt.UnixMilli(),
+		s.db.feedMaxLen, int64(idemTTL/time.Second), len(idx), deadlineMS(&c), inc).Slice()
 	if err != nil {
 		return false, storeErr(err)
 	}
@@ -173,6 +177,35 @@ func (s *TicketStore) CreateTicket(ctx context.Context, t *hotline.Ticket, idemp
 	}
 	*t = *first
 	return false, nil
+}
+
+// deadlineMS is t's NextDeadline as the due queue scores it: unix
+// milliseconds, 0 for none.
+func deadlineMS(t *hotline.Ticket) int64 {
+	d := t.NextDeadline()
+	if d.IsZero() {
+		return 0
+	}
+	// A deadline before 1970 is nonsense but must not read as "none".
+	return max(d.UnixMilli(), 1)
+}
+
+// loadDeltas says which unit's open-ticket counter goes down and which goes
+// up when a ticket changes from old (nil on creation) to next; "" means
+// none. A ticket counts for its unit while its status is open. When it
+// stays open at the same unit nothing moves, so a counter is never touched
+// by notes, ratings or other changes that leave the load alone.
+func loadDeltas(old, next *hotline.Ticket) (dec, inc string) {
+	if old != nil && old.UnitID != "" && old.Status.Open() {
+		dec = old.UnitID
+	}
+	if next.UnitID != "" && next.Status.Open() {
+		inc = next.UnitID
+	}
+	if dec == inc {
+		return "", ""
+	}
+	return dec, inc
 }
 
 // marshalAround encodes v and splits the JSON around the empty string value
@@ -279,6 +312,11 @@ func (s *TicketStore) UpdateTicket(ctx context.Context, id string, change hotlin
 		if err != nil {
 			return nil, hotline.Internal(err)
 		}
+		sum, err := json.Marshal(hotline.Summarize(&next))
+		if err != nil {
+			return nil, hotline.Internal(err)
+		}
+		dec, inc := loadDeltas(cur, &next)
 		oldIdx, newIdx := s.indexKeys(p, cur), s.indexKeys(p, &next)
 		var leave []string
 		for _, k := range oldIdx {
@@ -287,11 +325,11 @@ func (s *TicketStore) UpdateTicket(ctx context.Context, id string, change hotlin
 			}
 		}
 		tkey := s.pkey(p, "t", id)
-		keys := append([]string{tkey, tkey + ":ev", s.pkey(p, "feed")}, leave...)
+		keys := append([]string{tkey, tkey + ":ev", s.pkey(p, "feed"), s.pkey(p, "due"), s.pkey(p, "load")}, leave...)
 		keys = append(keys, newIdx...)
 		res, err := updateScript.Run(ctx, s.db.client, keys,
-			cur.Version, next.Version, d, e, id, next.CreatedAt.UnixMilli(), feedMaxLen,
-			len(leave), len(newIdx)).Int64()
+			cur.Version, next.Version, d, e, id, next.CreatedAt.UnixMilli(), s.db.feedMaxLen,
+			len(leave), len(newIdx), sum, deadlineMS(&next), dec, inc).Int64()
 		if err != nil {
 			return nil, storeErr(err)
 		}
