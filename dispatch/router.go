@@ -1,0 +1,391 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/caojiadu/hotline"
+)
+
+// Decision is where routing sends a ticket and why.
+type Decision struct {
+	UnitID string
+	Tier   hotline.Tier
+	// Reason is shown on the board, Chinese then English, e.g.
+	// "长寿路居委会辖区；长寿路助老志愿队距居民 320 米，负载 3/10 / in the
+	// area of Changshou Road Neighbourhood Committee; Changshou Road elderly
+	// volunteers 320 m away, load 3/10".
+	Reason string
+	// Manual means no unit could be chosen: the ticket waits in the
+	// street's intake queue (UnitID is the service center) for a
+	// dispatcher to place by hand.
+	Manual bool
+}
+
+// Router chooses the unit for a ticket: the nearest unit that handles its
+// category, is on duty and has room, trying the committee tier first, then
+// the street's organizations, then the district.
+type Router struct {
+	Units     hotline.UnitIndex
+	Directory hotline.Directory
+	// VolunteerRadius is how far from the resident (metres) volunteer
+	// groups are looked for; WideRadius is the search radius for street and
+	// district units, large enough to take in all of them.
+	VolunteerRadius float64
+	WideRadius      float64
+	// Candidates is how many units NearbyUnits returns per tier (default
+	// 16): enough to get past the full and off-duty ones.
+	Candidates int
+	Logger     *slog.Logger
+}
+
+// candidate is a unit under consideration.
+type candidate struct {
+	unit     hotline.Unit
+	distance float64 // metres; NaN when unknown
+	// home marks the committee whose area holds the resident; it wins
+	// ties (see Route).
+	home bool
+	load int
+	why  string // why it was skipped, "" when eligible
+}
+
+// Route decides where t should go now. It reads t but does not change it.
+//
+// The rule, tier by tier, lowest first, over the tiers the category's
+// Tiers allow:
+//
+//   - Tier 1: the committee whose area holds the resident (if it handles
+//     the category) and the volunteer groups that handle it within
+//     VolunteerRadius of the resident. Other committees are not offered
+//     the ticket: a committee serves its own area.
+//   - Tier 2: the service center and its organizations that handle it.
+//   - Tier 3: the district departments that handle it.
+//
+// A candidate is skipped when it is in t.Declined, off duty now (its
+// Hours), or full (open tickets ≥ Capacity; 0 is no limit). Among the
+// rest the nearest to the resident wins: a volunteer group by its own
+// point, the home committee by its office. On a tie (to the metre) the
+// home committee wins, because it knows the resident; then the lower unit
+// id, so the rule is deterministic.
+//
+// Without a point the resident's committee (found by address) stands in
+// for them: distances are measured from its office. A ticket with neither
+// a point nor a committee goes to the street's intake queue (Manual), as
+// does one that no tier can take now.
+func (r *Router) Route(ctx context.Context, t *hotline.Ticket, now time.Time) (Decision, error) {
+	return r.route(ctx, t, now, hotline.TierCommittee)
+}
+
+// RouteFrom is Route restricted to tiers at or above from: escalation
+// passes the tier above the one that let the ticket down.
+func (r *Router) RouteFrom(ctx context.Context, t *hotline.Ticket, now time.Time, from hotline.Tier) (Decision, error) {
+	return r.route(ctx, t, now, from)
+}
+
+func (r *Router) route(ctx context.Context, t *hotline.Ticket, now time.Time, from hotline.Tier) (Decision, error) {
+	n, cat := r.Directory.Network(), r.Directory.Catalogue()
+	category, ok := cat.Find(t.ServiceCode)
+	if !ok {
+		return r.manual(n, fmt.Sprintf("未知服务类别 %q / unknown category %q", t.ServiceCode, t.ServiceCode)), nil
+	}
+
+	home, hasHome := r.homeCommittee(n, t)
+	lat, long := t.Location.Lat, t.Location.Long
+	hasPoint := t.Location.HasPoint()
+	if !hasPoint && hasHome && (home.Lat != 0 || home.Long != 0) {
+		lat, long, hasPoint = home.Lat, home.Long, true
+	}
+	if !hasPoint {
+		return r.manual(n, "无可用位置：街道受理队列，由调度员人工分派 / no usable location: street intake queue for a dispatcher to place by hand"), nil
+	}
+
+	var skipped []string
+	for tier := max(from, hotline.TierCommittee); tier <= hotline.TierDistrict; tier++ {
+		if !category.HandledAt(tier) {
+			continue
+		}
+		cands, err := r.candidates(ctx, n, category, tier, lat, long, home, hasHome)
+		if err != nil {
+			return Decision{}, err
+		}
+		if err := r.check(ctx, cands, t, now); err != nil {
+			return Decision{}, err
+		}
+		best := -1
+		for i := range cands {
+			if cands[i].why != "" {
+				skipped = append(skipped, cands[i].why)
+				continue
+			}
+			if best < 0 || better(cands[i], cands[best]) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			return Decision{UnitID: cands[best].unit.ID, Tier: tier,
+				Reason: reason(n, category, tier, cands[best], home, hasHome, skipped)}, nil
+		}
+	}
+	zh, en := "暂无可受理单位", "no unit can take it now"
+	if len(skipped) > 0 {
+		zh += "（" + skippedZH(skipped) + "）"
+		en += " (" + skippedEN(skipped) + ")"
+	}
+	return r.manual(n, zh+"：街道受理队列，由调度员人工分派 / "+en+": street intake queue for a dispatcher to place by hand"), nil
+}
+
+// better reports whether a should win over b (see Route for the rule).
+func better(a, b candidate) bool {
+	da, db := math.Round(a.distance), math.Round(b.distance)
+	switch {
+	case math.IsNaN(db) && !math.IsNaN(da):
+		return true
+	case math.IsNaN(da) && !math.IsNaN(db):
+		return false
+	case da != db && !math.IsNaN(da):
+		return da < db
+	case a.home != b.home:
+		return a.home
+	}
+	return a.unit.ID < b.unit.ID
+}
+
+func (r *Router) homeCommittee(n *hotline.Network, t *hotline.Ticket) (hotline.Unit, bool) {
+	if id := t.Location.Committee; id != "" {
+		if u, ok := n.Unit(id); ok && u.Kind == hotline.KindCommittee {
+			return u, true
+		}
+	}
+	if t.Location.HasPoint() {
+		if u, ok := n.CommitteeAt(t.Location.Lat, t.Location.Long); ok {
+			return u, true
+		}
+	}
+	if t.Location.Address != "" {
+		return n.CommitteeForAddress(t.Location.Address)
+	}
+	return hotline.Unit{}, false
+}
+
+func (r *Router) manual(n *hotline.Network, why string) Decision {
+	d := Decision{Manual: true, Reason: why, Tier: hotline.TierStreet}
+	if sc, ok := n.ServiceCenter(); ok {
+		d.UnitID, d.Tier = sc.ID, sc.Kind.Tier()
+	}
+	return d
+}
+
+func (r *Router) count() int {
+	if r.Candidates > 0 {
+		return r.Candidates
+	}
+	return 16
+}
+
+// candidates lists the units of tier that handle category near the point.
+func (r *Router) candidates(ctx context.Context, n *hotline.Network, category hotline.Category, tier hotline.Tier,
+	lat, long float64, home hotline.Unit, hasHome bool) ([]candidate, error) {
+	var out []candidate
+	radius := r.WideRadius
+	if tier == hotline.TierCommittee {
+		radius = r.VolunteerRadius
+		if hasHome && home.Handles(category.Code) {
+			out = append(out, candidate{unit: home, home: true, distance: distanceTo(home, lat, long)})
+		}
+	}
+	if radius <= 0 {
+		radius = DefaultWideRadius
+	}
+	near, err := r.Units.NearbyUnits(ctx, category.Code, tier, lat, long, radius, r.count())
+	if err != nil {
+		return nil, err
+	}
+	for _, nd := range near {
+		u, ok := n.Unit(nd.UnitID)
+		if !ok || !u.Handles(category.Code) || u.Kind.Tier() != tier {
+			continue // the index is a step behind the network; the network decides
+		}
+		if tier == hotline.TierCommittee && u.Kind != hotline.KindVolunteerGroup {
+			continue // other committees: not their area
+		}
+		out = append(out, candidate{unit: u, distance: nd.Distance})
+	}
+	if tier != hotline.TierCommittee && len(out) == 0 {
+		// Street and district units need no point on the map; those
+		// without one are not in the geographic index but still serve.
+		for _, u := range n.Units {
+			if u.Kind.Tier() == tier && u.Handles(category.Code) {
+				out = append(out, candidate{unit: u, distance: distanceTo(u, lat, long)})
+			}
+		}
+	}
+	return out, nil
+}
+
+// distanceTo is the great-circle distance from (lat, long) to u's point,
+// NaN when u has none.
+func distanceTo(u hotline.Unit, lat, long float64) float64 {
+	if u.Lat == 0 && u.Long == 0 {
+		return math.NaN()
+	}
+	return Haversine(lat, long, u.Lat, u.Long)
+}
+
+// Haversine returns the distance in metres between two points, on a sphere
+// of the Earth's mean radius (what Redis GEO uses too, within 0.5 %).
+func Haversine(lat1, long1, lat2, long2 float64) float64 {
+	const earth = 6372797.560856 // metres, Redis's value
+	rad := math.Pi / 180
+	dlat, dlong := (lat2-lat1)*rad, (long2-long1)*rad
+	a := math.Sin(dlat/2)*math.Sin(dlat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dlong/2)*math.Sin(dlong/2)
+	return 2 * earth * math.Asin(math.Sqrt(a))
+}
+
+// check marks the candidates that cannot take t now, with the reason.
+func (r *Router) check(ctx context.Context, cands []candidate, t *hotline.Ticket, now time.Time) error {
+	var ids []string
+	for i := range cands {
+		c := &cands[i]
+		if slices.Contains(t.Declined, c.unit.ID) {
+			c.why = c.unit.ID + ":declined"
+			continue
+		}
+		on, err := OnDuty(c.unit, now)
+		if err != nil && r.Logger != nil {
+			r.Logger.Warn("unit hours unreadable; treated as on duty", "unit_id", c.unit.ID, "err", err)
+		}
+		if !on {
+			c.why = c.unit.ID + ":off"
+			continue
+		}
+		ids = append(ids, c.unit.ID)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	loads, err := r.Units.OpenLoads(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range cands {
+		c := &cands[i]
+		if c.why != "" {
+			continue
+		}
+		c.load = loads[c.unit.ID]
+		if c.unit.Capacity > 0 && c.load >= c.unit.Capacity {
+			c.why = fmt.Sprintf("%s:full %d/%d", c.unit.ID, c.load, c.unit.Capacity)
+		}
+	}
+	return nil
+}
+
+// maxSkipped bounds the skipped units a reason names, to keep it readable.
+const maxSkipped = 3
+
+func skippedZH(s []string) string {
+	var parts []string
+	for _, x := range s[:min(len(s), maxSkipped)] {
+		id, why, _ := strings.Cut(x, ":")
+		switch {
+		case why == "declined":
+			parts = append(parts, id+" 已退回")
+		case why == "off":
+			parts = append(parts, id+" 不在岗")
+		default:
+			parts = append(parts, id+" 已满 "+strings.TrimPrefix(why, "full "))
+		}
+	}
+	if len(s) > maxSkipped {
+		parts = append(parts, fmt.Sprintf("等 %d 个", len(s)))
+	}
+	return "跳过：" + strings.Join(parts, "，")
+}
+
+func skippedEN(s []string) string {
+	var parts []string
+	for _, x := range s[:min(len(s), maxSkipped)] {
+		id, why, _ := strings.Cut(x, ":")
+		switch {
+		case why == "declined":
+			parts = append(parts, id+" declined")
+		case why == "off":
+			parts = append(parts, id+" off duty")
+		default:
+			parts = append(parts, id+" full "+strings.TrimPrefix(why, "full "))
+		}
+	}
+	if len(s) > maxSkipped {
+		parts = append(parts, fmt.Sprintf("%d in all", len(s)))
+	}
+	return "skipped " + strings.Join(parts, ", ")
+}
+
+// reason explains a decision on the board, Chinese first.
+func reason(n *hotline.Network, category hotline.Category, tier hotline.Tier, c candidate,
+	home hotline.Unit, hasHome bool, skipped []string) string {
+	var zh, en []string
+	if hasHome {
+		zh = append(zh, home.NameZH+"辖区")
+		en = append(en, "in the area of "+home.Name("en"))
+	}
+	if tier > hotline.TierCommittee {
+		lower := "居委会及志愿者队伍"
+		lowerEN := "committee tier"
+		if tier == hotline.TierDistrict {
+			lower, lowerEN = "社区及街道", "committee and street tiers"
+		}
+		zh = append(zh, fmt.Sprintf("%s无法受理「%s」", lower, category.NameZH))
+		en = append(en, fmt.Sprintf("%s cannot take %s", lowerEN, category.Name("en")))
+	}
+	load := fmt.Sprintf("%d/%d", c.load, c.unit.Capacity)
+	if c.unit.Capacity == 0 {
+		load = fmt.Sprintf("%d/不限", c.load)
+	}
+	loadEN := strings.Replace(load, "不限", "no limit", 1)
+	dzh, den := "", ""
+	if !math.IsNaN(c.distance) {
+		dzh, den = "距居民 "+metresZH(c.distance)+"，", " "+metresEN(c.distance)+" away,"
+	}
+	zh = append(zh, fmt.Sprintf("%s%s负载 %s", c.unit.NameZH, dzh, load))
+	en = append(en, fmt.Sprintf("%s %s%s load %s", kindEN(c.unit.Kind), c.unit.Name("en"), den, loadEN))
+	if len(skipped) > 0 {
+		zh = append(zh, skippedZH(skipped))
+		en = append(en, skippedEN(skipped))
+	}
+	return strings.Join(zh, "；") + " / " + strings.Join(en, "; ")
+}
+
+func kindEN(k hotline.UnitKind) string {
+	switch k {
+	case hotline.KindCommittee:
+		return "committee"
+	case hotline.KindVolunteerGroup:
+		return "volunteer group"
+	case hotline.KindServiceCenter:
+		return "service center"
+	case hotline.KindOrganization:
+		return "organization"
+	}
+	return "department"
+}
+
+func metresZH(m float64) string {
+	if m >= 1000 {
+		return fmt.Sprintf("%.1f 公里", m/1000)
+	}
+	return fmt.Sprintf("%.0f 米", m)
+}
+
+func metresEN(m float64) string {
+	if m >= 1000 {
+		return fmt.Sprintf("%.1f km", m/1000)
+	}
+	return fmt.Sprintf("%.0f m", m)
+}
