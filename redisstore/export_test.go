@@ -28,3 +28,12 @@ func LuaTicketIDsWithCheck(ctx context.Context, c redis.UniversalClient, numbers
 
 // Partitions is the fixed partition count, for tests that look at keys.
 const Partitions = partitions
+
+// SetFeedMaxLen makes the ticket scripts trim db's feeds to about n entries
+// instead of 100,000, so tests can see trimming after a few writes. Set it
+// before the first write; it is per DB, so parallel tests do not share it.
+func SetFeedMaxLen(db *DB, n int64) { db.feedMaxLen = n }
+
+// CodeGone is the error code ReadSince answers for a trimmed position
+// (hotline.EGONE once the root package declares it).
+const CodeGone = codeGone

@@ -145,17 +145,20 @@ func checkPosition(pos hotline.FeedPosition) error {
 // readAfter returns, per partition, up to count entries after pos, and
 // EGONE when some entry after pos was trimmed.
 //
-// Redis 7 records the largest id it ever deleted from a stream
-// (max-deleted-entry-id in XINFO STREAM); the feed only loses entries by
-// trimming from the front, so entries after pos are gone exactly when that
-// id is after pos. The XINFO goes after the XRANGE in the same pipeline,
-// hence runs after it on the server: a trim between the two shows up as
-// gone (the board reloads for nothing) rather than going unnoticed.
+// The feed only loses entries by MAXLEN trimming, which drops the oldest,
+// so entries after pos can only be missing when pos is before the first
+// entry kept and something was dropped. Redis 7 says whether anything was
+// (XINFO STREAM: entries-added exceeds length). It cannot say whether pos
+// is exactly the last entry dropped, so a board that saw that very entry
+// is sent to reload too: a wasted reload, never a silent gap. (Its
+// max-deleted-entry-id would be exact, but Redis sets it only for XDEL,
+// not for trimming.) The XINFO goes after the XRANGE in the same pipeline,
+// hence runs after it on the server: a trim between the two moves the
+// first entry past pos and shows up as gone rather than going unnoticed.
 //
-// miniredis has no such field; there, a partition counts as trimmed past
-// pos when pos is before its first entry and the stream has reached its
-// MAXLEN, which can only be because entries were dropped. That errs on the
-// side of EGONE for a board that saw nothing before the stream filled up.
+// miniredis reports neither entries-added nor the first entry; there, a
+// partition counts as trimmed once it holds MAXLEN entries (its trimming is
+// exact), and the first entry is read with one more XRANGE.
 func (f *Feed) readAfter(ctx context.Context, pos hotline.FeedPosition, count int) ([][]redis.XMessage, error) {
 	pipe := f.db.client.Pipeline()
 	ranges := make([]*redis.XMessageSliceCmd, partitions)
@@ -190,8 +193,8 @@ func (f *Feed) readAfter(ctx context.Context, pos hotline.FeedPosition, count in
 			continue // nothing was ever written, so nothing was trimmed
 		case err != nil:
 			return nil, storeErr(err)
-		case info.MaxDeletedEntryID != "":
-			if hotline.CompareStreamIDs(info.MaxDeletedEntryID, pos[p]) > 0 {
+		case info.EntriesAdded > 0:
+			if info.EntriesAdded > info.Length && hotline.CompareStreamIDs(pos[p], firstKept(info)) < 0 {
 				return nil, feedGone()
 			}
 		case info.Length >= f.db.feedMaxLen:
@@ -215,6 +218,15 @@ func (f *Feed) readAfter(ctx context.Context, pos hotline.FeedPosition, count in
 		}
 	}
 	return out, nil
+}
+
+// firstKept is the id of the oldest entry a stream still holds; for a
+// stream trimmed to nothing, its last id, after which nothing is missing.
+func firstKept(info *redis.XInfoStream) string {
+	if info.Length == 0 || info.FirstEntry.ID == "" {
+		return info.LastGeneratedID
+	}
+	return info.FirstEntry.ID
 }
 
 func isNoSuchKey(err error) bool {
