@@ -211,10 +211,23 @@ func (s *Server) clientAddr(r *http.Request) string {
 // limit counts one request under key against perMinute; over it, the
 // answer is ETOOMANY with the wait. A nil Limiter allows everything.
 func (s *Server) limit(r *http.Request, key string, perMinute int) error {
-	if s.Limiter == nil {
+	return limitWith(r, s.Limiter, key, perMinute)
+}
+
+// limitPublic is limit for anonymous intake and lookups, on PublicLimiter.
+func (s *Server) limitPublic(r *http.Request, perMinute int) error {
+	l := s.PublicLimiter
+	if l == nil {
+		l = s.Limiter
+	}
+	return limitWith(r, l, "public:"+s.clientAddr(r), perMinute)
+}
+
+func limitWith(r *http.Request, l hotline.RateLimiter, key string, perMinute int) error {
+	if l == nil {
 		return nil
 	}
-	ok, after, err := s.Limiter.Allow(r.Context(), key, perMinute, time.Minute)
+	ok, after, err := l.Allow(r.Context(), key, perMinute, time.Minute)
 	if err != nil {
 		return err
 	}

@@ -64,14 +64,19 @@ type Config struct {
 // Server serves the hotline over HTTP. Set the fields, optionally add
 // routes with Handle, then call Open (or mount Handler yourself).
 type Server struct {
-	Config    Config
-	Tickets   hotline.TicketStore
-	Users     hotline.UserStore
-	Limiter   hotline.RateLimiter // nil: no rate limits (tests, trials)
-	Directory hotline.Directory
-	Intake    *intake.Service
-	Open311   http.Handler // mounted at /open311/v2/ when set
-	Static    fs.FS        // the pages and assets, at its root
+	Config  Config
+	Tickets hotline.TicketStore
+	Users   hotline.UserStore
+	Limiter hotline.RateLimiter // nil: no rate limits (tests, trials)
+	// PublicLimiter limits anonymous intake and lookups per client; nil
+	// means Limiter. An in-process limiter (memlimit) spares the hottest
+	// path a round trip to Redis; logins always use Limiter, shared by
+	// every replica, because they guard passwords.
+	PublicLimiter hotline.RateLimiter
+	Directory     hotline.Directory
+	Intake        *intake.Service
+	Open311       http.Handler // mounted at /open311/v2/ when set
+	Static        fs.FS        // the pages and assets, at its root
 	// Ready checks the store for /readyz; nil means always ready.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger

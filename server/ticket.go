@@ -38,7 +38,7 @@ func (s *Server) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		// Staff at the desk share the service center's address with the
 		// residents they serve; only anonymous callers are limited.
-		if err := s.limit(r, "public:"+s.clientAddr(r), s.Config.PublicRatePerMinute); err != nil {
+		if err := s.limitPublic(r, s.Config.PublicRatePerMinute); err != nil {
 			Error(w, r, err)
 			return
 		}
@@ -107,7 +107,7 @@ func (s *Server) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
 // handleTicketStatus is the resident's status page: the ticket's id and,
 // when the ticket has a phone, the last four digits of it.
 func (s *Server) handleTicketStatus(w http.ResponseWriter, r *http.Request) {
-	if err := s.limit(r, "public:"+s.clientAddr(r), s.Config.PublicRatePerMinute); err != nil {
+	if err := s.limitPublic(r, s.Config.PublicRatePerMinute); err != nil {
 		Error(w, r, err)
 		return
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/caojiadu/hotline/config"
 	"github.com/caojiadu/hotline/embedded"
 	"github.com/caojiadu/hotline/intake"
+	"github.com/caojiadu/hotline/memlimit"
 	"github.com/caojiadu/hotline/network"
 	"github.com/caojiadu/hotline/open311"
 	"github.com/caojiadu/hotline/redisstore"
@@ -206,14 +207,17 @@ func (m *Main) Run(ctx context.Context) error {
 			SessionTTL:          m.Config.HTTP.SessionTTL.Duration,
 			TrustProxyHeaders:   m.Config.HTTP.TrustProxyHeaders,
 		},
-		Tickets:   tickets,
-		Users:     redisstore.NewUserStore(st.DB),
-		Limiter:   redisstore.NewRateLimiter(st.DB),
-		Directory: m.Directory,
-		Intake:    in,
-		Static:    static.FS,
-		Ready:     st.DB.Ping,
-		Logger:    m.Logger,
+		Tickets: tickets,
+		Users:   redisstore.NewUserStore(st.DB),
+		Limiter: redisstore.NewRateLimiter(st.DB),
+		// Public limits are per replica (see memlimit): no Redis round
+		// trip on intake.
+		PublicLimiter: memlimit.New(),
+		Directory:     m.Directory,
+		Intake:        in,
+		Static:        static.FS,
+		Ready:         st.DB.Ping,
+		Logger:        m.Logger,
 	}
 	in.OnCreated = m.Server.TicketCreated
 	m.Server.Open311 = &open311.Handler{
@@ -223,7 +227,7 @@ func (m *Main) Run(ctx context.Context) error {
 		APIKeys:      m.Config.Open311.APIKeys,
 		Jurisdiction: m.Config.Open311.Jurisdiction,
 		BaseURL:      m.Config.HTTP.PublicURL,
-		Limiter:      m.Server.Limiter,
+		Limiter:      m.Server.PublicLimiter,
 		Logger:       m.Logger,
 	}
 	if err := m.Server.Open(); err != nil {
