@@ -77,6 +77,8 @@ type Server struct {
 	Intake        *intake.Service
 	Open311       http.Handler // mounted at /open311/v2/ when set
 	Static        fs.FS        // the pages and assets, at its root
+	// Feed is what GET /ws follows for live boards; nil answers 503 there.
+	Feed hotline.Feed
 	// Ready checks the store for /readyz; nil means always ready.
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
@@ -139,6 +141,7 @@ func (s *Server) init() {
 		s.registerTicketRoutes()
 		s.registerUserRoutes()
 		s.registerPageRoutes()
+		s.registerWSRoutes()
 		if s.Open311 != nil {
 			s.mux.Handle("/open311/v2/", s.Open311)
 		}
