@@ -15,6 +15,23 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// SecondClient opens another client to the server c talks to, closed when
+// the test ends: what a second replica would use.
+func SecondClient(tb testing.TB, c redis.UniversalClient) redis.UniversalClient {
+	tb.Helper()
+	var c2 redis.UniversalClient
+	switch c := c.(type) {
+	case *redis.Client:
+		c2 = redis.NewClient(c.Options())
+	case *redis.ClusterClient:
+		c2 = redis.NewClusterClient(c.Options())
+	default:
+		tb.Fatalf("no second client for a %T", c)
+	}
+	tb.Cleanup(func() { c2.Close() })
+	return c2
+}
+
 // dueScore returns the ticket's score in its partition's due queue, false
 // when it is not queued.
 func dueScore(tb testing.TB, db *redisstore.DB, id string) (int64, bool) {
@@ -121,8 +138,7 @@ func TestClaimDueOncePerLease(t *testing.T) {
 		plain := MustCreateTicket(t, s, NewTicket(), "")
 
 		// A second client, as a second replica would have.
-		c2 := redis.NewClient(b.db.Client().(*redis.Client).Options())
-		t.Cleanup(func() { c2.Close() })
+		c2 := SecondClient(t, b.db.Client())
 		queues := []*redisstore.DeadlineQueue{
 			redisstore.NewDeadlineQueue(b.db),
 			redisstore.NewDeadlineQueue(redisstore.NewDB(c2, b.db.Prefix())),
