@@ -189,3 +189,12 @@ func (st *Street) Count(tb testing.TB, id, typ string) int {
 func Staff(role hotline.Role, unit string) *hotline.User {
 	return &hotline.User{ID: "u-" + string(role) + "-" + unit, Username: string(role) + "-" + unit, Role: role, UnitID: unit}
 }
+
+func demo() (*hotline.Network, *hotline.Catalogue) { return network.Demo() }
+
+// MustStreetNetworkOnly is the demo network without Redis.
+func MustStreetNetworkOnly(tb testing.TB) *hotline.Network {
+	tb.Helper()
+	n, _ := network.Demo()
+	return n
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/dispatch"
 	"github.com/caojiadu/hotline/intake"
 )
 
@@ -75,6 +76,7 @@ type Server struct {
 	PublicLimiter hotline.RateLimiter
 	Directory     hotline.Directory
 	Intake        *intake.Service
+	Dispatch      *dispatch.Service
 	Open311       http.Handler // mounted at /open311/v2/ when set
 	Static        fs.FS        // the pages and assets, at its root
 	// Feed is what GET /ws follows for live boards; nil answers 503 there.
@@ -142,6 +144,7 @@ func (s *Server) init() {
 		s.registerUserRoutes()
 		s.registerPageRoutes()
 		s.registerWSRoutes()
+		s.registerDispatchRoutes()
 		if s.Open311 != nil {
 			s.mux.Handle("/open311/v2/", s.Open311)
 		}

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/dispatch"
+)
+
+// registerDispatchRoutes adds the dispatchers' actions on a ticket and the
+// three rates. Each action is POST /api/v1/tickets/{id}/<action> with a
+// small JSON body and answers {"ticket": StaffTicket}; permissions and
+// status rules are dispatch's, so every client gets the same ones.
+func (s *Server) registerDispatchRoutes() {
+	for name, a := range ticketActions {
+		s.mux.HandleFunc("POST /api/v1/tickets/{id}/"+name, s.handleTicketAction(a))
+	}
+	s.mux.HandleFunc("GET /api/v1/stats", s.handleStats)
+}
+
+// actionBody holds every member an action body may carry; each action
+// reads its own.
+type actionBody struct {
+	Reason      string `json:"reason"`
+	Text        string `json:"text"`
+	UnitID      string `json:"unit_id"`
+	Note        string `json:"note"`
+	DuplicateID string `json:"duplicate_id"`
+}
+
+type ticketAction func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error)
+
+// ticketActions maps the path's last segment to the dispatch call.
+// Accept and start take no body; an empty body is fine for them.
+var ticketActions = map[string]ticketAction{
+	"accept": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, _ actionBody) (*hotline.Ticket, error) {
+		return d.Accept(ctx, u, id)
+	},
+	"start": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, _ actionBody) (*hotline.Ticket, error) {
+		return d.Start(ctx, u, id)
+	},
+	"decline": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error) {
+		return d.Decline(ctx, u, id, b.Reason)
+	},
+	"reassign": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error) {
+		return d.Reassign(ctx, u, id, b.UnitID, b.Note)
+	},
+	"note": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error) {
+		return d.Note(ctx, u, id, b.Text)
+	},
+	"resolve": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error) {
+		return d.Resolve(ctx, u, id, b.Text)
+	},
+	"reopen": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error) {
+		return d.Reopen(ctx, u, id, b.Reason)
+	},
+	"cancel": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error) {
+		return d.Cancel(ctx, u, id, b.Reason)
+	},
+	"merge": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error) {
+		return d.Merge(ctx, u, id, b.DuplicateID)
+	},
+}
+
+func (s *Server) handleTicketAction(a ticketAction) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, _ := requireUser(w, r)
+		if u == nil {
+			return
+		}
+		if s.Dispatch == nil {
+			Error(w, r, hotline.Internal(errors.New("server: no dispatch service")))
+			return
+		}
+		var b actionBody
+		if r.ContentLength != 0 {
+			if err := decodeJSON(r, &b); err != nil {
+				Error(w, r, err)
+				return
+			}
+		}
+		t, err := a(r.Context(), s.Dispatch, u, r.PathValue("id"), b)
+		if err != nil {
+			Error(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, struct {
+			Ticket *staffTicket `json:"ticket"`
+		}{s.staffView(t)})
+	}
+}
