@@ -39,6 +39,7 @@ type HTTP struct {
 	SessionTTL          Duration `toml:"session_ttl"`
 	TrustProxyHeaders   bool     `toml:"trust_proxy_headers"`
 	ShutdownTimeout     Duration `toml:"shutdown_timeout"`
+	DebugAddr           string   `toml:"debug_addr"`
 }
 
 type Redis struct {

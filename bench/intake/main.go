@@ -97,6 +97,10 @@ type result struct {
 	errs           int64
 	elapsed        time.Duration
 	p50, p99, pmax time.Duration
+	// cpuPerOp is the server process's CPU time (user + system) per
+	// ticket in µs: unlike throughput, it does not depend on what else
+	// the machine is doing.
+	cpuPerOp float64
 }
 
 func (r result) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
@@ -155,20 +159,21 @@ func bench(n, c, warm int, redisURL string) error {
 
 	fmt.Printf("intake benchmark: %d tickets, %d concurrent clients, redis %s, %d CPUs\n", n, c, redisURL, numCPU())
 	// Alternate the order so neither target always runs on a warmer machine.
-	h1 := load("hotline", "http://"+hAddr, n, c, warm)
-	f1 := load("floor (net/http + 1 XADD)", "http://"+fAddr, n, c, warm)
+	h1 := load("hotline", "http://"+hAddr, n, c, warm, hotline.Process.Pid)
+	f1 := load("floor (net/http + 1 XADD)", "http://"+fAddr, n, c, warm, floor.Process.Pid)
 	for _, r := range []result{h1, f1} {
-		fmt.Printf("%-28s %8.0f tickets/s  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  errors %d\n",
-			r.name, r.rate(), ms(r.p50), ms(r.p99), ms(r.pmax), r.errs)
+		fmt.Printf("%-28s %8.0f tickets/s  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  server CPU %6.1f µs/ticket  errors %d\n",
+			r.name, r.rate(), ms(r.p50), ms(r.p99), ms(r.pmax), r.cpuPerOp, r.errs)
 	}
-	fmt.Printf("ratio hotline/floor: %.2f (throughput), p99 %.2fx\n", h1.rate()/f1.rate(), float64(h1.p99)/float64(f1.p99))
+	fmt.Printf("ratio hotline/floor: %.2f (throughput), p99 %.2fx, server CPU per ticket %.2fx\n",
+		h1.rate()/f1.rate(), float64(h1.p99)/float64(f1.p99), h1.cpuPerOp/f1.cpuPerOp)
 	if h1.errs > 0 || f1.errs > 0 {
 		return fmt.Errorf("%d + %d requests failed", h1.errs, f1.errs)
 	}
 	return nil
 }
 
-func load(name, base string, n, c, warm int) result {
+func load(name, base string, n, c, warm, pid int) result {
 	tr := &http.Transport{MaxIdleConns: c, MaxIdleConnsPerHost: c}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -224,10 +229,13 @@ func load(name, base string, n, c, warm int) result {
 	}
 	run(warm, nil)
 	lat := make([]time.Duration, n)
+	cpu0 := cpuTime(pid)
 	elapsed, errs := run(n, lat)
+	cpu := cpuTime(pid) - cpu0
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	return result{name: name, n: n, errs: errs, elapsed: elapsed,
-		p50: lat[n/2], p99: lat[n*99/100], pmax: lat[n-1]}
+		p50: lat[n/2], p99: lat[n*99/100], pmax: lat[n-1],
+		cpuPerOp: float64(cpu.Microseconds()) / float64(n)}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -283,4 +291,23 @@ func numCPU() int {
 		return 0
 	}
 	return strings.Count(string(b), "processor\t:")
+}
+
+// cpuTime reads a process's user + system CPU time from /proc (Linux).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	const clkTck = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / clkTck
 }

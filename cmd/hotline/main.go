@@ -12,6 +12,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -130,6 +133,7 @@ type Main struct {
 	Logger  *slog.Logger
 
 	store     *Store
+	debug     *http.Server
 	Directory *hotline.StaticDirectory
 	Server    *server.Server
 }
@@ -233,8 +237,32 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Server.Open(); err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	if a := m.Config.HTTP.DebugAddr; a != "" {
+		if err := m.openDebug(a); err != nil {
+			return err
+		}
+	}
 	m.Logger.Info("hotline serving", "url", m.Server.URL(), "version", buildVersion(),
 		"committees", countKind(n, hotline.KindCommittee), "categories", len(c.Categories))
+	return nil
+}
+
+// openDebug serves Go's profiler on its own listener, apart from the
+// public mux, so it can never be reached through the service's address.
+func (m *Main) openDebug(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug listener on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go m.debug.Serve(ln)
+	m.Logger.Info("debug listener (pprof)", "addr", ln.Addr().String())
 	return nil
 }
 
@@ -246,6 +274,10 @@ func (m *Main) URL() string { return m.Server.URL() }
 // after the last write it acknowledged).
 func (m *Main) Close() error {
 	var errs []error
+	if m.debug != nil {
+		m.debug.Close()
+		m.debug = nil
+	}
 	if m.Server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), m.Config.HTTP.ShutdownTimeout.Duration)
 		errs = append(errs, m.Server.Close(ctx))
