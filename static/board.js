@@ -36,7 +36,10 @@ const NEAR_ABS = HOUR;
 // each is spread by ±20% so that boards do not all come back at once after
 // a restart of the server.
 const BACKOFF = [1, 2, 4, 8, 15, 30];
-const CLOSE_TOO_SLOW = 4008;
+// Close codes the server sends (server/ws.go): what each asks the board to do.
+const CLOSE_TOO_SLOW = 4008; // reconnect with since at once
+const CLOSE_BAD_SINCE = 4400; // reconnect without since, and reload
+const CLOSE_SESSION = 4401; // sign in again
 
 const state = {
   me: null, // {user, csrf_token}
@@ -694,6 +697,15 @@ function connect() {
   ws.addEventListener("close", (ev) => {
     if (state.ws !== ws) return;
     state.ws = null;
+    if (ev.code === CLOSE_SESSION) {
+      location.assign(withLang("/login"));
+      return;
+    }
+    if (ev.code === CLOSE_BAD_SINCE) {
+      savePosition("");
+      retry(true);
+      return;
+    }
     if (!helloed && since) state.failsWithSince++;
     retry(ev.code === CLOSE_TOO_SLOW);
   });
@@ -1185,6 +1197,19 @@ async function act(a, body, form) {
 // that says "median", "seconds" or "minutes" is a duration.
 let stats = null;
 
+// The columns shown when the answer has them (dispatch.Rates), in order;
+// an answer of another shape gets all its plain fields.
+const STAT_COLUMNS = [
+  "unit_id",
+  "tier",
+  "offers",
+  "response_rate",
+  "resolution_rate",
+  "satisfaction_rate",
+  "median_accept_seconds",
+  "median_resolve_seconds",
+];
+
 function isRate(k) {
   return /rate|ratio|share/i.test(k);
 }
@@ -1290,16 +1315,28 @@ function renderStats() {
   const table = $("stats-table");
   table.replaceChildren();
   for (const g of groups) {
-    const cols = [];
-    for (const row of g.rows) for (const k of Object.keys(row)) if (!cols.includes(k) && typeof row[k] !== "object") cols.push(k);
+    // Rows with nothing to show (a unit offered nothing) are left out.
+    const rows = g.rows.filter((row) => row.offers !== 0 || Object.keys(row).some((k) => isRate(k) && typeof row[k] === "number"));
+    if (!rows.length) continue;
+    let cols = STAT_COLUMNS.filter((k) => rows.some((row) => k in row));
+    if (cols.length < 3) {
+      cols = [];
+      for (const row of rows) for (const k of Object.keys(row)) if (!cols.includes(k) && typeof row[k] !== "object") cols.push(k);
+    }
     table.append(
       el("caption", { text: statLabel(g.group) }),
       el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { scope: "col", text: statLabel(c) })))),
-      el("tbody", {}, ...g.rows.map((row) => el("tr", {}, ...cols.map((c) => el("td", { text: fmtStat(c, row[c]) }))))),
+      el(
+        "tbody",
+        {},
+        ...rows.map((row) =>
+          el("tr", {}, ...cols.map((c) => el("td", { text: c === "unit_id" ? named(row) || unitName(row.unit_id) : fmtStat(c, row[c]) }))),
+        ),
+      ),
     );
   }
-  $("stats-more").hidden = groups.length === 0;
-  if (!head.children.length && !groups.length) note.textContent = t("board.stats.none");
+  $("stats-more").hidden = table.children.length === 0;
+  if (!head.children.length && !table.children.length) note.textContent = t("board.stats.none");
 }
 
 // ---- who is signed in ----
