@@ -141,6 +141,8 @@ type Ticket struct {
 	// Language is the resident's language: "zh" (default) or "en".
 	Language string `json:"language,omitempty"`
 	MediaURL string `json:"media_url,omitempty"`
+	// CreatedBy is who filed it: "resident", a staff user id, "twilio".
+	CreatedBy string `json:"created_by,omitempty"`
 	// ExternalRef ties the ticket to its source, e.g. a Twilio CallSid.
 	ExternalRef string `json:"external_ref,omitempty"`
 

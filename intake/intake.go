@@ -24,14 +24,18 @@ import (
 // Open311 request schema (maxLength 4000); the others are generous for what
 // the fields hold and keep one ticket well under the HTTP body limit.
 const (
-	MaxDescription    = 4000 // runes
-	MaxName           = 64   // runes, first and last name each
-	MaxAddress        = 256  // runes
-	MaxEmail          = 254  // bytes, the longest address SMTP carries
-	MaxMediaURL       = 2048 // bytes
-	MaxExternalRef    = 128  // bytes
-	MaxActor          = 64   // bytes
-	MaxIdempotencyKey = 128  // printable ASCII characters
+	MaxDescription = 4000 // runes
+	MaxName        = 64   // runes, first and last name each
+	MaxAddress     = 256  // runes
+	MaxEmail       = 254  // bytes, the longest address SMTP carries
+	MaxMediaURL    = 2048 // bytes
+	MaxExternalRef = 128  // bytes
+	MaxActor       = 64   // bytes
+
+	// RouteSafetyNet is the first accept limit of every new ticket: the
+	// time dispatch has to route it before the deadline queue does.
+	RouteSafetyNet    = time.Minute
+	MaxIdempotencyKey = 128 // printable ASCII characters
 )
 
 // Submission is one need as a channel received it, before validation.
@@ -244,6 +248,11 @@ func (s *Service) build(sub Submission, net *hotline.Network, cat *hotline.Catal
 	place(t, net)
 	now := s.now().UTC()
 	t.CreatedAt, t.UpdatedAt = now, now
+	t.CreatedBy = sub.Actor
+	// Dispatch routes a ticket right after it is stored. Should this
+	// process die in between, the deadline queue still hands the ticket to
+	// whichever replica is alive within a minute: no need is left unrouted.
+	t.AcceptBy = now.Add(RouteSafetyNet)
 	return t, nil
 }
 

@@ -118,7 +118,7 @@ func (s *TicketStore) CreateTicket(ctx context.Context, t *hotline.Ticket, idemp
 	ev := hotline.Event{
 		Type:    hotline.EventTicketCreated,
 		At:      c.CreatedAt,
-		Actor:   "resident",
+		Actor:   cmp.Or(c.CreatedBy, "resident"),
 		Version: 1,
 		Status:  c.Status,
 		UnitID:  c.UnitID,
