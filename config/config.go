@@ -15,19 +15,21 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/dispatch"
 )
 
 // Config is the whole configuration. Field order and comments follow
 // config.example.toml; a test keeps the two in step.
 type Config struct {
-	HTTP      HTTP      `toml:"http"`
-	Redis     Redis     `toml:"redis"`
-	Embedded  Embedded  `toml:"embedded"`
-	Open311   Open311   `toml:"open311"`
-	Twilio    Twilio    `toml:"twilio"`
-	Network   Network   `toml:"network"`
-	Catalogue Catalogue `toml:"catalogue"`
-	Log       Log       `toml:"log"`
+	HTTP      HTTP            `toml:"http"`
+	Redis     Redis           `toml:"redis"`
+	Embedded  Embedded        `toml:"embedded"`
+	Open311   Open311         `toml:"open311"`
+	Twilio    Twilio          `toml:"twilio"`
+	Network   Network         `toml:"network"`
+	Catalogue Catalogue       `toml:"catalogue"`
+	Dispatch  dispatch.Config `toml:"dispatch"`
+	Log       Log             `toml:"log"`
 }
 
 type HTTP struct {
@@ -117,6 +119,7 @@ func Default() Config {
 		Redis:    Redis{Prefix: "hotline"},
 		Embedded: Embedded{SnapshotInterval: Duration{10 * time.Second}},
 		Open311:  Open311{Jurisdiction: "caojiadu.jingan.shanghai.cn"},
+		Dispatch: dispatch.DefaultConfig(),
 		Log:      Log{Level: "info", Format: "text"},
 	}
 }
@@ -199,6 +202,9 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		fe.Add("log.format", "must be text or json")
+	}
+	if _, err := c.Dispatch.Compile(nil); err != nil {
+		fe.Add("dispatch", hotline.ErrorMessage(err))
 	}
 	if err := fe.Err(); err != nil {
 		e := err.(*hotline.Error)

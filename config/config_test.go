@@ -26,10 +26,14 @@ func TestExampleFileIsTheDefaults(t *testing.T) {
 
 // Lists decode as empty slices from the file and nil from the defaults.
 func normalise(c config.Config) config.Config {
-	for _, s := range []*[]string{&c.Redis.SentinelAddrs, &c.Redis.ClusterAddrs, &c.Open311.APIKeys} {
+	for _, s := range []*[]string{&c.Redis.SentinelAddrs, &c.Redis.ClusterAddrs, &c.Open311.APIKeys,
+		&c.Dispatch.Holidays, &c.Dispatch.Workdays} {
 		if len(*s) == 0 {
 			*s = nil
 		}
+	}
+	if len(c.Dispatch.Categories) == 0 {
+		c.Dispatch.Categories = nil
 	}
 	return c
 }
@@ -71,6 +75,8 @@ func TestBadConfigIsRefusedClearly(t *testing.T) {
 		"short api key":     {file: "[open311]\napi_keys = [\"short\"]\n"},
 		"sentinel half set": {file: "[redis]\nsentinel_master = \"m\"\n"},
 		"bad log level":     {env: []string{"HOTLINE_LOG_LEVEL=loud"}},
+		"bad working hours": {env: []string{"HOTLINE_DISPATCH_WORKING_HOURS=whenever"}},
+		"bad accept limit":  {file: "[dispatch.limits]\naccept = \"soon\"\n"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := ""
