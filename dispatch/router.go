@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caojiadu/hotline"
@@ -42,6 +43,32 @@ type Router struct {
 	// 16): enough to get past the full and off-duty ones.
 	Candidates int
 	Logger     *slog.Logger
+
+	// units indexes the network in force by unit id: Network.Unit scans
+	// the list, which at 10,000 units costs more than the Redis round
+	// trips. Rebuilt when the directory hands out another network.
+	units atomic.Pointer[unitIndex]
+}
+
+type unitIndex struct {
+	n    *hotline.Network
+	byID map[string]hotline.Unit
+}
+
+// unit returns the unit with id in n.
+func (r *Router) unit(n *hotline.Network, id string) (hotline.Unit, bool) {
+	x := r.units.Load()
+	if x == nil || x.n != n {
+		x = &unitIndex{n: n, byID: make(map[string]hotline.Unit, len(n.Units))}
+		for _, u := range n.Units {
+			if _, dup := x.byID[u.ID]; !dup {
+				x.byID[u.ID] = u // the first wins, as in Network.Unit
+			}
+		}
+		r.units.Store(x)
+	}
+	u, ok := x.byID[id]
+	return u, ok
 }
 
 // candidate is a unit under consideration.
@@ -110,26 +137,14 @@ func (r *Router) route(ctx context.Context, t *hotline.Ticket, now time.Time, fr
 		if !category.HandledAt(tier) {
 			continue
 		}
-		cands, err := r.candidates(ctx, n, category, tier, lat, long, home, hasHome)
+		best, why, err := r.best(ctx, n, t, now, category, tier, lat, long, home, hasHome)
 		if err != nil {
 			return Decision{}, err
 		}
-		if err := r.check(ctx, cands, t, now); err != nil {
-			return Decision{}, err
-		}
-		best := -1
-		for i := range cands {
-			if cands[i].why != "" {
-				skipped = append(skipped, cands[i].why)
-				continue
-			}
-			if best < 0 || better(cands[i], cands[best]) {
-				best = i
-			}
-		}
-		if best >= 0 {
-			return Decision{UnitID: cands[best].unit.ID, Tier: tier,
-				Reason: reason(n, category, tier, cands[best], home, hasHome, skipped)}, nil
+		skipped = append(skipped, why...)
+		if best != nil {
+			return Decision{UnitID: best.unit.ID, Tier: tier,
+				Reason: reason(n, category, tier, *best, home, hasHome, skipped)}, nil
 		}
 	}
 	zh, en := "暂无可受理单位", "no unit can take it now"
@@ -158,7 +173,7 @@ func better(a, b candidate) bool {
 
 func (r *Router) homeCommittee(n *hotline.Network, t *hotline.Ticket) (hotline.Unit, bool) {
 	if id := t.Location.Committee; id != "" {
-		if u, ok := n.Unit(id); ok && u.Kind == hotline.KindCommittee {
+		if u, ok := r.unit(n, id); ok && u.Kind == hotline.KindCommittee {
 			return u, true
 		}
 	}
@@ -188,26 +203,85 @@ func (r *Router) count() int {
 	return 16
 }
 
-// candidates lists the units of tier that handle category near the point.
-func (r *Router) candidates(ctx context.Context, n *hotline.Network, category hotline.Category, tier hotline.Tier,
-	lat, long float64, home hotline.Unit, hasHome bool) ([]candidate, error) {
-	var out []candidate
-	radius := r.WideRadius
+// maxCandidates bounds how far a search widens past full and off-duty
+// units before giving up on a tier.
+const maxCandidates = 256
+
+// best returns the winning candidate of tier (nil when none can take t)
+// and why the others were skipped.
+//
+// The search starts within a quarter of the radius: GEOSEARCH walks every
+// member inside the radius before sorting, so on a dense street a small
+// first circle is several times cheaper, and the answer is the same: any
+// unit inside it is nearer than every unit outside. Only when nothing in
+// it can take the ticket does the search widen, first in count (when the
+// circle held more units than were returned), then to the full radius.
+func (r *Router) best(ctx context.Context, n *hotline.Network, t *hotline.Ticket, now time.Time, category hotline.Category,
+	tier hotline.Tier, lat, long float64, home hotline.Unit, hasHome bool) (*candidate, []string, error) {
+	full := r.WideRadius
 	if tier == hotline.TierCommittee {
-		radius = r.VolunteerRadius
-		if hasHome && home.Handles(category.Code) {
-			out = append(out, candidate{unit: home, home: true, distance: distanceTo(home, lat, long)})
+		full = r.VolunteerRadius
+	}
+	if full <= 0 {
+		full = DefaultWideRadius
+	}
+	radius, count := full, r.count()
+	if tier == hotline.TierCommittee && full >= 400 {
+		radius = full / 4
+	}
+	for {
+		cands, saturated, err := r.candidates(ctx, n, category, tier, lat, long, radius, count, home, hasHome)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := r.check(ctx, cands, t, now); err != nil {
+			return nil, nil, err
+		}
+		var skipped []string
+		best := -1
+		for i := range cands {
+			c := cands[i]
+			if c.why != "" {
+				skipped = append(skipped, c.why)
+				continue
+			}
+			// The home committee is always a candidate; beyond the
+			// circle it may only win once the circle is the full one.
+			if c.home && radius < full && !(c.distance <= radius) {
+				continue
+			}
+			if best < 0 || better(c, cands[best]) {
+				best = i
+			}
+		}
+		switch {
+		case best >= 0:
+			return &cands[best], skipped, nil
+		case saturated && count < maxCandidates:
+			count *= 4
+		case radius < full:
+			radius = full
+		default:
+			return nil, skipped, nil
 		}
 	}
-	if radius <= 0 {
-		radius = DefaultWideRadius
+}
+
+// candidates lists the units of tier that handle category within radius
+// of the point (up to count from the index), and whether the index had
+// count of them, so there may be more.
+func (r *Router) candidates(ctx context.Context, n *hotline.Network, category hotline.Category, tier hotline.Tier,
+	lat, long, radius float64, count int, home hotline.Unit, hasHome bool) ([]candidate, bool, error) {
+	var out []candidate
+	if tier == hotline.TierCommittee && hasHome && home.Handles(category.Code) {
+		out = append(out, candidate{unit: home, home: true, distance: distanceTo(home, lat, long)})
 	}
-	near, err := r.Units.NearbyUnits(ctx, category.Code, tier, lat, long, radius, r.count())
+	near, err := r.Units.NearbyUnits(ctx, category.Code, tier, lat, long, radius, count)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	for _, nd := range near {
-		u, ok := n.Unit(nd.UnitID)
+		u, ok := r.unit(n, nd.UnitID)
 		if !ok || !u.Handles(category.Code) || u.Kind.Tier() != tier {
 			continue // the index is a step behind the network; the network decides
 		}
@@ -225,7 +299,7 @@ func (r *Router) candidates(ctx context.Context, n *hotline.Network, category ho
 			}
 		}
 	}
-	return out, nil
+	return out, len(near) >= count, nil
 }
 
 // distanceTo is the great-circle distance from (lat, long) to u's point,

@@ -83,7 +83,7 @@ func (f *dispatchFixture) MustRouted(t *testing.T, code string) *hotline.Ticket 
 
 func TestTicketActions(t *testing.T) {
 	f := mustDispatchFixture(t)
-	a := f.MustRouted(t, "sanitation")   // accepted, started, noted, resolved, reopened below
+	a := f.MustRouted(t, "sanitation")    // accepted, started, noted, resolved, reopened below
 	b := f.MustRouted(t, "elderly_visit") // declined, then reassigned
 	c := f.MustRouted(t, "sanitation")    // cancelled
 	dup := f.MustRouted(t, "sanitation")  // merged into a
