@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -101,14 +100,4 @@ func ParseSpan(s string, dayLength time.Duration) (time.Duration, error) {
 		return 0, hotline.Errorf(hotline.EINVALID, "%q: a limit must be longer than zero", s)
 	}
 	return total, nil
-}
-
-// FormatSpan writes d the way a dispatcher reads it: "1d", "4h", "30m".
-func FormatSpan(d time.Duration, dayLength time.Duration) string {
-	if dayLength > 0 && d >= dayLength && d%dayLength == 0 {
-		return fmt.Sprintf("%dd", d/dayLength)
-	}
-	s := d.String()
-	s = strings.TrimSuffix(s, "0s")
-	return strings.TrimSuffix(s, "0m")
 }
