@@ -11,6 +11,7 @@ var pages = map[string]string{
 	"GET /status": "status.html",
 	"GET /login":  "login.html",
 	"GET /staff":  "staff.html",
+	"GET /board":  "board.html",
 }
 
 func (s *Server) registerPageRoutes() {

@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/config"
+	"github.com/caojiadu/hotline/dispatch"
 	"github.com/caojiadu/hotline/embedded"
 	"github.com/caojiadu/hotline/intake"
 	"github.com/caojiadu/hotline/memlimit"
@@ -132,10 +134,16 @@ type Main struct {
 	Stderr  io.Writer
 	Logger  *slog.Logger
 
-	store     *Store
-	debug     *http.Server
-	Directory *hotline.StaticDirectory
-	Server    *server.Server
+	store    *Store
+	debug    *http.Server
+	Dispatch *dispatch.Service
+
+	// background runs the deadline loop and the routing of new tickets;
+	// Close stops it and waits, so nothing is cut off half-way.
+	background     sync.WaitGroup
+	stopBackground context.CancelFunc
+	Directory      *hotline.StaticDirectory
+	Server         *server.Server
 }
 
 // NewMain returns a Main with the defaults of the flags.
@@ -197,6 +205,16 @@ func (m *Main) Run(ctx context.Context) error {
 
 	tickets := redisstore.NewTicketStore(st.DB)
 	in := intake.New(tickets, m.Directory)
+
+	dc, err := m.Config.Dispatch.Compile(c)
+	if err != nil {
+		return err
+	}
+	units := redisstore.NewUnitIndex(st.DB)
+	if err := units.IndexUnits(ctx, n); err != nil {
+		return err
+	}
+	m.Dispatch = dispatch.New(dc, tickets, units, redisstore.NewDeadlineQueue(st.DB), m.Directory, m.Logger)
 	addr := m.Config.HTTP.Addr
 	if m.Addr != "" {
 		addr = m.Addr
@@ -223,7 +241,10 @@ func (m *Main) Run(ctx context.Context) error {
 		Ready:         st.DB.Ping,
 		Logger:        m.Logger,
 	}
-	in.OnCreated = m.Server.TicketCreated
+	in.OnCreated = func(t *hotline.Ticket) {
+		m.Server.TicketCreated(t)
+		m.routeSoon(t.ID)
+	}
 	m.Server.Open311 = &open311.Handler{
 		Tickets:      tickets,
 		Directory:    m.Directory,
@@ -237,6 +258,14 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.Server.Open(); err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	// Passed time limits are handled by whichever replica claims them.
+	bg, cancel := context.WithCancel(context.Background())
+	m.stopBackground = cancel
+	m.background.Add(1)
+	go func() {
+		defer m.background.Done()
+		m.Dispatch.Run(bg)
+	}()
 	if a := m.Config.HTTP.DebugAddr; a != "" {
 		if err := m.openDebug(a); err != nil {
 			return err
@@ -245,6 +274,21 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("hotline serving", "url", m.Server.URL(), "version", buildVersion(),
 		"committees", countKind(n, hotline.KindCommittee), "categories", len(c.Categories))
 	return nil
+}
+
+// routeSoon routes a ticket just stored, off the request: the resident's
+// answer does not wait for routing. Routing failures are logged and left to
+// the deadline queue (intake gave the ticket a one-minute accept limit).
+func (m *Main) routeSoon(id string) {
+	m.background.Add(1)
+	go func() {
+		defer m.background.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := m.Dispatch.RouteNew(ctx, id); err != nil {
+			m.Logger.Warn("routing a new ticket failed; the deadline queue will retry", "ticket", id, "err", err)
+		}
+	}()
 }
 
 // openDebug serves Go's profiler on its own listener, apart from the
@@ -283,6 +327,11 @@ func (m *Main) Close() error {
 		errs = append(errs, m.Server.Close(ctx))
 		cancel()
 		m.Server = nil
+	}
+	if m.stopBackground != nil {
+		m.stopBackground()
+		m.background.Wait()
+		m.stopBackground = nil
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
