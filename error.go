@@ -18,6 +18,7 @@ const (
 	ETOOMANY      = "too_many"     // rate limited; retry later
 	EUNAVAILABLE  = "unavailable"  // the store cannot be reached; nothing was written
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; details only in the log
+	EGONE         = "gone"         // what was asked for existed but is no longer kept (trimmed history)
 )
 
 // Error is the one error type of the hotline. Message is safe to show to the

@@ -30,6 +30,8 @@ func ErrorStatus(code string) int {
 		return http.StatusTooManyRequests
 	case hotline.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case hotline.EGONE:
+		return http.StatusGone
 	}
 	return http.StatusInternalServerError
 }
