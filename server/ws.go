@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,17 @@ const codeGone = "gone"
 // (ws_export_test.go), read once per connection.
 var wsQueue atomic.Int64
 
-func init() { wsQueue.Store(256) }
+// wsSendBuffer is each board socket's kernel send buffer (SO_SNDBUF), in
+// bytes. Left to autotuning, Linux lets a board that stopped reading park
+// up to 4 MiB in the kernel before our queue even starts to fill; 64 KiB
+// is still dozens of messages and far more than a board's throughput
+// needs, and bounds what 10,000 boards can pin. A variable for tests.
+var wsSendBuffer atomic.Int64
+
+func init() {
+	wsQueue.Store(256)
+	wsSendBuffer.Store(64 << 10)
+}
 
 // wsWriteBuffers is shared by every board's connection: an idle board
 // holds no write buffer.
@@ -170,6 +181,9 @@ func (s *Server) handleWS(h *hub, up *websocket.Upgrader) http.Handler {
 		conn, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return // Upgrade answered the client already
+		}
+		if tc, ok := conn.NetConn().(*net.TCPConn); ok {
+			_ = tc.SetWriteBuffer(int(wsSendBuffer.Load()))
 		}
 		c := &client{conn: conn, user: u, send: make(chan *frame, wsQueue.Load()),
 			kick: make(chan struct{}), done: make(chan struct{})}
