@@ -41,10 +41,6 @@ const (
 	historyPages = 400
 )
 
-// codeGone is hotline.EGONE, which feed.go documents and redisstore
-// returns but error.go does not declare yet; codes compare by value.
-const codeGone = "gone"
-
 // wsQueue is how many messages may wait for one board: at a street's
 // busiest (a few events a second per board) it is minutes of traffic, so
 // only a board that stopped reading fills it. A variable for tests
@@ -371,7 +367,7 @@ func (r *resume) run(c *client) (hotline.FeedPosition, error) {
 	defer cancel()
 	for page := 0; page < historyPages && !complete; page++ {
 		evs, err := r.feed.ReadSince(ctx, cur, historyPage)
-		if hotline.ErrorCode(err) == codeGone {
+		if hotline.ErrorCode(err) == hotline.EGONE {
 			return nil, c.writeJSON(controlMessage{Type: "reload", Reason: "history gone", Position: r.at.String()})
 		} else if err != nil {
 			return nil, err
