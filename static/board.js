@@ -84,7 +84,8 @@ function unitName(id) {
 function shortName(u) {
   return named(u)
     .replace(/居委会$/, "")
-    .replace(/\s*Neighbourhood Committee$/i, "");
+    .replace(/\s*Neighbourhood Committee$/i, "")
+    .replace(/ Road$/, " Rd");
 }
 
 function serviceName(code) {
@@ -458,6 +459,17 @@ function centroid(ring) {
   return [cx / (3 * a), cy / (3 * a)];
 }
 
+// labelSize is the font size (in viewBox units) at which name fits across
+// the middle of an area: a Chinese character is about 1em wide, a Latin
+// letter about 0.58em.
+function labelSize(name, ring) {
+  const xs = ring.map(([x, y]) => proj.xy(x, y)[0]);
+  const width = Math.max(...xs) - Math.min(...xs);
+  let ems = 0;
+  for (const ch of name) ems += /[\u2e80-\uffff]/.test(ch) ? 1 : 0.58;
+  return Math.max(14, Math.min(40, (0.8 * width) / Math.max(ems, 1)));
+}
+
 function svg(tag, attrs = {}, ...children) {
   const e = document.createElementNS(SVGNS, tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) e.setAttribute(k, String(v));
@@ -525,11 +537,18 @@ function renderMap() {
     areas.append(path);
     if (best && best.length) {
       const [cx, cy] = proj.xy(...centroid(best));
-      const label = svg("text", { x: cx.toFixed(1), y: cy.toFixed(1), class: "area-label" + (on ? " on" : "") });
-      label.textContent = shortName(u) || id;
+      const name = shortName(u) || id;
+      const size = labelSize(name, best);
+      const label = svg("text", {
+        x: cx.toFixed(1),
+        y: (cy - size * 0.4).toFixed(1),
+        "font-size": size.toFixed(1),
+        class: "area-label" + (on ? " on" : ""),
+      });
+      label.textContent = name;
       labels.append(label);
       if (n) {
-        const badge = svg("text", { x: cx.toFixed(1), y: (cy + 32).toFixed(1), class: "area-count" });
+        const badge = svg("text", { x: cx.toFixed(1), y: (cy + size * 0.6 + 2).toFixed(1), class: "area-count" });
         badge.textContent = t("board.map.count", { n });
         labels.append(badge);
       }
@@ -950,7 +969,7 @@ function renderDetail() {
   const reason = $("detail-reason");
   reason.replaceChildren();
   if (tk.route_reason) {
-    reason.append(el("strong", { text: t("staff.d.reason") }), el("p", { text: tk.route_reason }));
+    reason.append(el("strong", { text: t("staff.d.reason") }), el("p", { text: reasonText(tk.route_reason) }));
   }
   renderActions(tk);
 
@@ -996,6 +1015,17 @@ function renderDetail() {
       return li;
     }),
   );
+}
+
+// reasonText picks the current language's half of a routing reason that
+// dispatch wrote in both ("中文 / English"); any other text is shown whole.
+function reasonText(s) {
+  const i = s.lastIndexOf(" / ");
+  if (i < 0) return s;
+  const zh = s.slice(0, i);
+  const en = s.slice(i + 3);
+  if (!/[\u3400-\u9fff]/.test(zh) || /[\u3400-\u9fff]/.test(en)) return s;
+  return lang() === "en" ? en : zh;
 }
 
 // ---- actions ----
