@@ -773,12 +773,47 @@ function onMessage(msg) {
   if (state.loading) state.loading.push(raw);
   const { tk, changed } = upsert(raw);
   if (!changed) return;
+  if (!canSee(tk)) {
+    // The change moved the ticket away from this board's units: it
+    // leaves the queue (the server sends that last change for this).
+    state.tickets.delete(tk.id);
+    state.fresh.delete(tk.id);
+    if (state.selected === tk.id) refreshDetailSoon();
+    render();
+    return;
+  }
   if (isNewForMe(msg.type, prev, tk)) announceNew(tk);
   if (state.selected === tk.id) {
     if (state.detail) state.detail.ticket = { ...state.detail.ticket, ...raw };
     refreshDetailSoon();
   }
   render();
+}
+
+// within reports whether unit id is ancestor or below it in the network.
+function within(id, ancestor) {
+  for (let i = 0; id && i <= state.units.size; i++) {
+    if (id === ancestor) return true;
+    const u = state.units.get(id);
+    if (!u) return false;
+    id = u.parent_id || "";
+  }
+  return false;
+}
+
+// canSee mirrors the server's User.CanSeeTicket (user.go), so that a
+// ticket the feed says has moved out of the user's units leaves the board.
+function canSee(tk) {
+  const u = state.me && state.me.user;
+  if (!u || u.role === "admin") return true;
+  if (!u.unit_id || state.units.size === 0) return true; // cannot tell: keep it
+  if (!tk.unit_id) {
+    const own = state.units.get(u.unit_id);
+    if (own && own.tier >= 2) return true;
+  } else if (within(tk.unit_id, u.unit_id)) {
+    return true;
+  }
+  return u.role !== "volunteer" && !!tk.committee && within(tk.committee, u.unit_id);
 }
 
 // isNewForMe tells whether a change puts a ticket in front of this board's
@@ -900,7 +935,7 @@ async function loadDetail(focus) {
       render();
     } else {
       state.detail = null;
-      state.detailError = errText(r);
+      state.detailError = r.status === 404 ? t("board.gone") : errText(r);
     }
   } catch (e) {
     if (seq !== detailSeq || !(e instanceof NetworkError)) return;
