@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/cookiejar"
 	"strings"
 	"testing"
 
@@ -81,6 +82,17 @@ func TestBrowserBoardsFollowATicketLive(t *testing.T) {
 
 	mustAddUser(t, m, "zhao.min", "dispatcher", "center", "dispatch pass 2024")
 	mustAddUser(t, m, "li.hua", "committee", committee, "committee pass 2024")
+
+	// Without the live feed the boards cannot connect: say so at once
+	// rather than after a step's deadline.
+	jar, _ := cookiejar.New(nil)
+	api := &http.Client{Jar: jar}
+	if resp := postJSON(t, api, m.URL()+"/api/v1/login", map[string]string{"username": "zhao.min", "password": "dispatch pass 2024"}, nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	if resp := getJSON(t, api, m.URL()+"/ws", nil); resp.StatusCode == http.StatusServiceUnavailable {
+		t.Fatalf("GET /ws answers 503: the live feed is not wired into cmd/hotline (Server.Feed)")
+	}
 
 	// Two browsers, two profiles: two cookie jars, two sessions.
 	center := newBrowser(t)
