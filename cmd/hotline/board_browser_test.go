@@ -83,6 +83,10 @@ func TestBrowserBoardsFollowATicketLive(t *testing.T) {
 	mustAddUser(t, m, "zhao.min", "dispatcher", "center", "dispatch pass 2024")
 	mustAddUser(t, m, "li.hua", "committee", committee, "committee pass 2024")
 
+	// Two browsers, two profiles: two cookie jars, two sessions.
+	center := newBrowser(t)
+	c07 := newBrowser(t)
+
 	// Without the live feed the boards cannot connect: say so at once
 	// rather than after a step's deadline.
 	jar, _ := cookiejar.New(nil)
@@ -94,9 +98,6 @@ func TestBrowserBoardsFollowATicketLive(t *testing.T) {
 		t.Fatalf("GET /ws answers 503: the live feed is not wired into cmd/hotline (Server.Feed)")
 	}
 
-	// Two browsers, two profiles: two cookie jars, two sessions.
-	center := newBrowser(t)
-	c07 := newBrowser(t)
 	center.signInToBoard(t, m, "zhao.min", "dispatch pass 2024")
 	c07.signInToBoard(t, m, "li.hua", "committee pass 2024")
 
