@@ -145,6 +145,21 @@ func (s *Service) place(t *hotline.Ticket, d Decision, now time.Time) {
 	t.OverdueNoted = false
 }
 
+// PlaceNew routes a ticket that is not stored yet: it becomes routed to
+// the unit the Router chooses, with the reason and its time limits, so that
+// intake stores it once, already routed, in one atomic step with its
+// creation. On error t is left unchanged.
+// Errors: EUNAVAILABLE.
+func (s *Service) PlaceNew(ctx context.Context, t *hotline.Ticket) error {
+	now := s.now()
+	d, err := s.Router.Route(ctx, t, now)
+	if err != nil {
+		return err
+	}
+	s.place(t, d, now)
+	return nil
+}
+
 // RouteNew routes a new or reopened ticket: it becomes routed to the unit
 // the Router chooses (or to the street's intake queue), with the reason and
 // its time limits, and a ticket.routed event carrying the reason. A ticket

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/mail"
 	"net/url"
@@ -67,6 +68,13 @@ type Service struct {
 	// stored (not for an idempotent retry), after the store confirmed it.
 	// It runs on the caller's goroutine and must not block for long.
 	OnCreated func(*hotline.Ticket)
+	// Place, when set, routes the ticket before it is stored (dispatch's
+	// PlaceNew), so it is written once, already routed, in the same atomic
+	// step as its creation. When it fails the ticket is stored as new and
+	// its one-minute accept limit hands it to the deadline queue.
+	Place func(ctx context.Context, t *hotline.Ticket) error
+	// Logger reports placement failures (no personal data).
+	Logger *slog.Logger
 }
 
 // New returns a Service storing into tickets and locating with dir.
@@ -95,6 +103,11 @@ func (s *Service) Submit(ctx context.Context, sub Submission, idempotencyKey str
 		// Keys are scoped by channel: two channels' clients choose keys
 		// independently and must never receive each other's tickets.
 		key = string(t.Channel) + ":" + idempotencyKey
+	}
+	if s.Place != nil {
+		if err := s.Place(ctx, t); err != nil && s.Logger != nil {
+			s.Logger.Warn("routing at intake failed; the deadline queue will route the ticket", "err", err)
+		}
 	}
 	want := t.Contact.Phone
 	created, err := s.Tickets.CreateTicket(ctx, t, key)

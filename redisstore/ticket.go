@@ -122,6 +122,9 @@ func (s *TicketStore) CreateTicket(ctx context.Context, t *hotline.Ticket, idemp
 		Version: 1,
 		Status:  c.Status,
 		UnitID:  c.UnitID,
+		// Why the ticket sits where it does: intake's placement, or the
+		// router's reason when the ticket was routed before it was stored.
+		Note: c.RouteReason,
 	}
 	tHead, tTail, err := marshalAround(&c, "id")
 	if err != nil {

@@ -241,9 +241,13 @@ func (m *Main) Run(ctx context.Context) error {
 		Ready:         st.DB.Ping,
 		Logger:        m.Logger,
 	}
+	in.Place = m.Dispatch.PlaceNew
+	in.Logger = m.Logger
 	in.OnCreated = func(t *hotline.Ticket) {
 		m.Server.TicketCreated(t)
-		m.routeSoon(t.ID)
+		if t.Status == hotline.StatusNew {
+			m.routeSoon(t.ID) // placement at intake failed: try again now
+		}
 	}
 	m.Server.Open311 = &open311.Handler{
 		Tickets:      tickets,
