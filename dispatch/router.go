@@ -53,21 +53,37 @@ type Router struct {
 type unitIndex struct {
 	n    *hotline.Network
 	byID map[string]hotline.Unit
+	// sets counts the units of each GEO set (category, tier): how many
+	// members a search of that set can at most walk.
+	sets map[setKey]int
 }
 
-// unit returns the unit with id in n.
-func (r *Router) unit(n *hotline.Network, id string) (hotline.Unit, bool) {
+type setKey struct {
+	category string
+	tier     hotline.Tier
+}
+
+// index returns the index of n, building it when n is new.
+func (r *Router) index(n *hotline.Network) *unitIndex {
 	x := r.units.Load()
 	if x == nil || x.n != n {
-		x = &unitIndex{n: n, byID: make(map[string]hotline.Unit, len(n.Units))}
+		x = &unitIndex{n: n, byID: make(map[string]hotline.Unit, len(n.Units)), sets: map[setKey]int{}}
 		for _, u := range n.Units {
 			if _, dup := x.byID[u.ID]; !dup {
 				x.byID[u.ID] = u // the first wins, as in Network.Unit
+				for _, c := range u.Categories {
+					x.sets[setKey{c, u.Tier}]++
+				}
 			}
 		}
 		r.units.Store(x)
 	}
-	u, ok := x.byID[id]
+	return x
+}
+
+// unit returns the unit with id in n.
+func (r *Router) unit(n *hotline.Network, id string) (hotline.Unit, bool) {
+	u, ok := r.index(n).byID[id]
 	return u, ok
 }
 
@@ -226,7 +242,9 @@ func (r *Router) best(ctx context.Context, n *hotline.Network, t *hotline.Ticket
 		full = DefaultWideRadius
 	}
 	radius, count := full, r.count()
-	if tier == hotline.TierCommittee && full >= 400 {
+	// A set no larger than one page of results is walked whole either
+	// way: the small first circle would only add a round trip.
+	if tier == hotline.TierCommittee && full >= 400 && r.index(n).sets[setKey{category.Code, tier}] > count {
 		radius = full / 4
 	}
 	for {
