@@ -27,7 +27,8 @@ func mustAddUser(t *testing.T, m *Main, name, role, unit, password string) {
 
 // signInToBoard signs in on the login page, checks that the staff page
 // links to the board, and opens the board until it is live and has read
-// the (empty) list of tickets.
+// the (empty) list of tickets. It opens /board by address rather than by
+// the link, since the staff page may still be settling after sign-in.
 func (b *browser) signInToBoard(t *testing.T, m *Main, name, password string) {
 	t.Helper()
 	b.do(t, name+": sign in",
@@ -41,7 +42,7 @@ func (b *browser) signInToBoard(t *testing.T, m *Main, name, password string) {
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/board"]`)),
 	)
 	b.do(t, name+": open the board",
-		chromedp.Click(chromedp.CSS(`a[href="/board"]`)),
+		chromedp.Navigate(m.URL()+"/board"),
 		chromedp.WaitVisible(chromedp.CSS("#conn.conn-connected")),
 		chromedp.Poll[chromedp.Void](`document.getElementById("queue-count").textContent === "没有符合条件的工单。"`),
 	)
