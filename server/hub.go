@@ -8,16 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caojiadu/hotline"
 )
-
-// hubInbox is how many feed entries may wait between the feed's reading
-// goroutines and the hub. The hub's work per entry is a few microseconds
-// per listening board, so this only absorbs a burst (a replica catching
-// up after a pause); when it is full, Tail waits rather than drop.
-const hubInbox = 4096
 
 // hubRetry is how long a hub whose Tail failed waits before the next board
 // may start it again, so that a Redis outage is not hammered by every
@@ -29,9 +24,12 @@ const hubRetry = time.Second
 // own hub on the same Redis streams, which is the fan-out between
 // replicas: a change made through any replica reaches boards on all.
 //
-// One goroutine (run) owns the reading; the client registry and the
-// position are guarded by mu, which run holds only while it hands one
-// entry's frame to the listening queues (non-blocking sends).
+// The feed's Tail calls fanOut for each entry, one at a time (fanMu makes
+// sure of it whatever the Feed does); fanOut builds the entry's message
+// once and hands it to the boards' queues with non-blocking sends, under
+// mu, which also guards the registry of boards. Handing over directly from
+// the reading goroutine, rather than through a channel to a hub goroutine,
+// saves a goroutine wake-up on the path of every event.
 type hub struct {
 	feed    hotline.Feed
 	dir     hotline.Directory
@@ -40,6 +38,7 @@ type hub struct {
 	drops   *prometheus.CounterVec
 
 	startMu sync.Mutex // serializes starts, so two first boards start one Tail
+	fanMu   sync.Mutex // serializes fanOut; held to write pos
 
 	mu        sync.Mutex
 	running   bool
@@ -164,17 +163,17 @@ func (h *hub) start(ctx context.Context) error {
 		return err
 	}
 	tctx, cancel := context.WithCancel(context.Background())
+	h.fanMu.Lock()
+	defer h.fanMu.Unlock()
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.stopped { // Close came while we asked for the head
-		h.mu.Unlock()
 		cancel()
 		return hotline.Errorf(hotline.EUNAVAILABLE, "the server is shutting down; reconnect")
 	}
 	h.running, h.cancel, h.pos = true, cancel, head.Copy()
 	h.generated++
-	gen := h.generated
-	h.mu.Unlock()
-	go h.run(tctx, head, gen)
+	go h.run(tctx, head, h.generated)
 	return nil
 }
 
@@ -182,38 +181,17 @@ func (h *hub) start(ctx context.Context) error {
 // of this run is closed (they reconnect with since and lose nothing) and
 // the next board to connect starts a new run.
 func (h *hub) run(ctx context.Context, from hotline.FeedPosition, gen int) {
-	in := make(chan hotline.FeedEvent, hubInbox)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- h.feed.Tail(ctx, from, func(e hotline.FeedEvent) {
-			select {
-			case in <- e:
-			case <-ctx.Done():
-			}
-		})
-	}()
-	for {
-		select {
-		case e := <-in:
-			h.fanOut(e)
-		case err := <-errc:
-			if ctx.Err() != nil {
-				return // stop closed the boards already
-			}
-			// Entries read before the failure are still good.
-			for len(in) > 0 {
-				h.fanOut(<-in)
-			}
-			h.logger.Warn("live feed stopped", "err", err)
-			h.mu.Lock()
-			if h.generated == gen {
-				h.running, h.failedAt = false, time.Now()
-				h.cancel()
-				h.dropAllLocked(closeFeedGone, "feed")
-			}
-			h.mu.Unlock()
-			return
-		}
+	err := h.feed.Tail(ctx, from, h.fanOut)
+	if ctx.Err() != nil {
+		return // stop closed the boards already
+	}
+	h.logger.Warn("live feed stopped", "err", err)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.generated == gen {
+		h.running, h.failedAt = false, time.Now()
+		h.cancel()
+		h.dropAllLocked(closeFeedGone, "feed")
 	}
 }
 
@@ -224,8 +202,10 @@ func (h *hub) fanOut(e hotline.FeedEvent) {
 		return
 	}
 	n := h.dir.Network()
-	// Only run writes pos, so it may read it without the lock; others
-	// read it under the lock, so the new value is stored under it.
+	h.fanMu.Lock()
+	defer h.fanMu.Unlock()
+	// pos only changes under fanMu, so it may be read here without mu;
+	// subscribe reads it under mu, so the new value is stored under mu.
 	pos := h.pos.Copy()
 	if !pos.Advance(e.Partition, e.StreamID) {
 		return // already fanned out (a Tail that repeats itself)
@@ -337,14 +317,16 @@ func (h *hub) count() int {
 
 // frame is one feed entry as a board message, shared by every board that
 // gets it. data is the whole message with the hub's position after the
-// entry; prefix is data up to the position's value, for a board whose own
-// position differs (one that is catching up after a resume).
+// entry, framed once for all boards (prepared); prefix is data up to the
+// position's value, for a board whose own position differs (one that is
+// catching up after a resume).
 type frame struct {
 	partition int
 	id        string
 	pos       hotline.FeedPosition // immutable once built
 	prefix    []byte
 	data      []byte
+	prepared  *websocket.PreparedMessage
 }
 
 // eventMessage is a board message about one ticket change. Position comes
@@ -371,6 +353,8 @@ type eventBody struct {
 func newFrame(e hotline.FeedEvent, pos hotline.FeedPosition) *frame {
 	f := &frame{partition: e.Partition, id: e.StreamID, pos: pos, prefix: messagePrefix(e)}
 	f.data = withPosition(f.prefix, pos)
+	// Only fails for a bad message type; boards then get data unframed.
+	f.prepared, _ = websocket.NewPreparedMessage(websocket.TextMessage, f.data)
 	return f
 }
 

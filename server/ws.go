@@ -281,20 +281,21 @@ func (c *client) writePump(r *resume) {
 		case <-c.done:
 			return
 		case f := <-c.send:
-			data := f.data
 			if own != nil {
 				// Catching up after a resume: this board's position
 				// is its own until it meets the hub's.
 				if !own.Advance(f.partition, f.id) {
 					continue // replayed from history already
 				}
-				if merge(own, f.pos) {
-					own = nil
-				} else {
-					data = withPosition(f.prefix, own)
+				if !merge(own, f.pos) {
+					if err := c.write(withPosition(f.prefix, own)); err != nil {
+						return
+					}
+					continue
 				}
+				own = nil
 			}
-			if err := c.write(data); err != nil {
+			if err := c.writeFrame(f); err != nil {
 				return
 			}
 		case <-ticker.C:
@@ -312,6 +313,15 @@ func (c *client) writePump(r *resume) {
 func (c *client) write(data []byte) error {
 	c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 	return c.conn.WriteMessage(websocket.TextMessage, data)
+}
+
+// writeFrame writes a shared frame, framed once for every board.
+func (c *client) writeFrame(f *frame) error {
+	if f.prepared == nil {
+		return c.write(f.data)
+	}
+	c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+	return c.conn.WritePreparedMessage(f.prepared)
 }
 
 func (c *client) writeJSON(v any) error {
