@@ -237,6 +237,8 @@ func (m *Main) Run(ctx context.Context) error {
 		PublicLimiter: memlimit.New(),
 		Directory:     m.Directory,
 		Intake:        in,
+		Dispatch:      m.Dispatch,
+		Feed:          redisstore.NewFeed(st.DB),
 		Static:        static.FS,
 		Ready:         st.DB.Ping,
 		Logger:        m.Logger,
