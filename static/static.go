@@ -4,7 +4,7 @@
 // Every file sits at the root of FS and pages refer to each other and to
 // their assets by absolute path (/app.css, /form.js, …). The server maps
 // / to index.html, /status to status.html, /login to login.html, /staff to
-// staff.html, and serves every other file of FS at /{name}.
+// staff.html, /board to board.html, and serves every other file of FS at /{name}.
 //
 // The pages are plain HTML, CSS and ES2020 modules with no build step and
 // nothing loaded from elsewhere, written to pass the server's strict
@@ -16,7 +16,7 @@ package static
 
 import "embed"
 
-// FS holds the pages (index.html, status.html, login.html, staff.html), the
+// FS holds the pages (index.html, status.html, login.html, staff.html, board.html), the
 // shared stylesheet, the scripts and the icon.
 //
 //go:embed *.html *.css *.js *.svg
