@@ -47,7 +47,6 @@ type hub struct {
 	cancel    context.CancelFunc
 	pos       hotline.FeedPosition // after the last entry fanned out
 	groups    map[viewKey]*group
-	nclients  int
 	generated int // how many times the hub started: a client knows its hub run
 }
 
@@ -254,7 +253,6 @@ func (h *hub) subscribe(c *client) (hotline.FeedPosition, error) {
 	}
 	g.clients[c] = struct{}{}
 	c.group = g
-	h.nclients++
 	h.clients.Inc()
 	return h.pos.Copy(), nil
 }
@@ -276,7 +274,6 @@ func (h *hub) removeLocked(c *client) {
 		delete(h.groups, g.key)
 	}
 	c.group = nil
-	h.nclients--
 	h.clients.Dec()
 }
 
@@ -306,13 +303,6 @@ func (h *hub) stop() {
 	}
 	h.running = false
 	h.dropAllLocked(closeGoingAway, "shutdown")
-}
-
-// count returns how many boards are subscribed.
-func (h *hub) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.nclients
 }
 
 // frame is one feed entry as a board message, shared by every board that
