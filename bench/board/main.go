@@ -606,6 +606,12 @@ type result struct {
 	posts, failed      int
 	expected, arrived  int
 	p50, p90, p99, max time.Duration
+	// lead is when each post's first board got it, after the POST
+	// returned (negative: before); spread is how long after that first
+	// board each other one got it. Together they tell the publishing
+	// path (how soon the POST answers compared with how soon the fan-out
+	// starts) from the fan-out itself.
+	lead50, spread50, spread99 time.Duration
 }
 
 // postAll calls send at rate per second for d (open loop: a slow answer
@@ -669,6 +675,33 @@ func tally(posts map[string]post, failed int, boards []*board) result {
 			lat = append(lat, max(a.at.Sub(p.returned), 0))
 		}
 		b.mu.Unlock()
+	}
+	first := map[string]time.Time{}
+	for _, b := range boards {
+		for _, a := range b.got {
+			if f, ok := first[a.id]; !ok || a.at.Before(f) {
+				first[a.id] = a.at
+			}
+		}
+	}
+	var lead, spread []time.Duration
+	for id, p := range posts {
+		if f, ok := first[id]; ok && p.measured {
+			lead = append(lead, f.Sub(p.returned))
+		}
+	}
+	for _, b := range boards {
+		for _, a := range b.got {
+			if p, ok := posts[a.id]; ok && p.measured {
+				spread = append(spread, a.at.Sub(first[a.id]))
+			}
+		}
+	}
+	slices.Sort(lead)
+	slices.Sort(spread)
+	if len(lead) > 0 && len(spread) > 0 {
+		r.lead50 = lead[len(lead)/2]
+		r.spread50, r.spread99 = spread[len(spread)/2], spread[len(spread)*99/100]
 	}
 	slices.Sort(lat)
 	r.arrived = len(lat)
@@ -905,6 +938,9 @@ func latencyBench(redisURL string, nBoards, rate int, d, warmup time.Duration, r
 	fmt.Printf("%-28s %14s %14s %8s\n", "p90", ms(h.p90), ms(c.p90), ratio(h.p90, c.p90))
 	fmt.Printf("%-28s %14s %14s %8s\n", "p99", ms(h.p99), ms(c.p99), ratio(h.p99, c.p99))
 	fmt.Printf("%-28s %14s %14s %8s\n", "max", ms(h.max), ms(c.max), ratio(h.max, c.max))
+	fmt.Printf("%-28s %14s %14s\n", "first board − POST, p50", ms(h.lead50), ms(c.lead50))
+	fmt.Printf("%-28s %14s %14s %8s\n", "fan-out spread p50", ms(h.spread50), ms(c.spread50), ratio(h.spread50, c.spread50))
+	fmt.Printf("%-28s %14s %14s %8s\n", "fan-out spread p99", ms(h.spread99), ms(c.spread99), ratio(h.spread99, c.spread99))
 	if len(systems) == 2 {
 		verdict := "meets"
 		if h.p99 > c.p99 {
