@@ -20,6 +20,7 @@ import (
 //	wide_radius = 50000                     # metres for street and district units
 //	poll_interval = "5s"                    # how often each replica looks for passed limits
 //	lease = "1m"                            # how long a claimed limit is left to its replica
+//	load_cache = "1s"                       # how long a unit's open-ticket count is reused by routing
 //
 //	[dispatch.limits]                       # every category without a rule of its own
 //	accept = "1d"
@@ -45,6 +46,7 @@ type Config struct {
 	WideRadius      float64               `toml:"wide_radius"`
 	PollInterval    string                `toml:"poll_interval"`
 	Lease           string                `toml:"lease"`
+	LoadCache       string                `toml:"load_cache"`
 	Limits          LimitConfig           `toml:"limits"`
 	Urgent          LimitConfig           `toml:"urgent"`
 	Categories      []CategoryLimitConfig `toml:"category"`
@@ -89,6 +91,7 @@ func DefaultConfig() Config {
 		WideRadius:      DefaultWideRadius,
 		PollInterval:    "5s",
 		Lease:           "1m",
+		LoadCache:       "1s",
 		Limits:          LimitConfig{Accept: "1d", Resolve: "5d", Working: &yes},
 		Urgent:          LimitConfig{Accept: "30m", Resolve: "4h", Working: &no},
 	}
@@ -103,6 +106,7 @@ type Compiled struct {
 	WideRadius      float64
 	PollInterval    time.Duration
 	Lease           time.Duration
+	LoadCache       time.Duration
 }
 
 // Compile checks c and builds its calendar and limits. Empty fields take
@@ -129,6 +133,9 @@ func (c Config) Compile(cat *hotline.Catalogue) (*Compiled, error) {
 		return nil, err
 	}
 	if out.Lease, err = spanOr(c.Lease, DefaultLease, "dispatch.lease"); err != nil {
+		return nil, err
+	}
+	if out.LoadCache, err = spanOr(c.LoadCache, 0, "dispatch.load_cache"); err != nil {
 		return nil, err
 	}
 

@@ -88,6 +88,9 @@ func MustStreet(tb testing.TB, options ...func(*dispatch.Config)) *Street {
 func (st *Street) MustService(tb testing.TB, client redis.UniversalClient, options ...func(*dispatch.Config)) *dispatch.Service {
 	tb.Helper()
 	cfg := dispatch.DefaultConfig()
+	// Scenarios fill and free capacity one ticket at a time: read every
+	// count fresh.
+	cfg.LoadCache = ""
 	for _, o := range options {
 		o(&cfg)
 	}

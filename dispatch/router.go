@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,6 +49,56 @@ type Router struct {
 	// the list, which at 10,000 units costs more than the Redis round
 	// trips. Rebuilt when the directory hands out another network.
 	units atomic.Pointer[unitIndex]
+
+	// LoadTTL is how long a unit's open-ticket count, read from Redis, is
+	// reused before it is read again (0: read on every routing). Capacity
+	// is a preference, not a contract: a count a second old lets a burst
+	// put a few tickets past it, and spares every routing a round trip
+	// that otherwise costs more than the routing itself.
+	LoadTTL time.Duration
+	loadsMu sync.Mutex
+	loads   map[string]cachedLoad
+}
+
+type cachedLoad struct {
+	n  int
+	at time.Time
+}
+
+// openLoads returns the open-ticket counts of ids, from the cache where
+// fresh (see LoadTTL).
+func (r *Router) openLoads(ctx context.Context, ids []string, now time.Time) (map[string]int, error) {
+	if r.LoadTTL <= 0 {
+		return r.Units.OpenLoads(ctx, ids)
+	}
+	out := make(map[string]int, len(ids))
+	var missing []string
+	r.loadsMu.Lock()
+	for _, id := range ids {
+		if c, ok := r.loads[id]; ok && now.Sub(c.at) < r.LoadTTL && !now.Before(c.at) {
+			out[id] = c.n
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	r.loadsMu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	fresh, err := r.Units.OpenLoads(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	r.loadsMu.Lock()
+	if r.loads == nil || len(r.loads) > 100_000 {
+		r.loads = map[string]cachedLoad{}
+	}
+	for _, id := range missing {
+		out[id] = fresh[id]
+		r.loads[id] = cachedLoad{n: fresh[id], at: now}
+	}
+	r.loadsMu.Unlock()
+	return out, nil
 }
 
 type unitIndex struct {
@@ -361,7 +412,7 @@ func (r *Router) check(ctx context.Context, cands []candidate, t *hotline.Ticket
 	if len(ids) == 0 {
 		return nil
 	}
-	loads, err := r.Units.OpenLoads(ctx, ids)
+	loads, err := r.openLoads(ctx, ids, now)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func New(c *Compiled, tickets hotline.TicketStore, units hotline.UnitIndex,
 	return &Service{
 		Tickets: tickets, Units: units, Deadlines: deadlines, Directory: dir,
 		Router: &Router{Units: units, Directory: dir, VolunteerRadius: c.VolunteerRadius,
-			WideRadius: c.WideRadius, Logger: logger},
+			WideRadius: c.WideRadius, LoadTTL: c.LoadCache, Logger: logger},
 		Limits: c.Limits, Calendar: c.Calendar, SameTierFirst: c.SameTierFirst,
 		PollInterval: c.PollInterval, Lease: c.Lease, Now: time.Now, Logger: logger,
 	}
