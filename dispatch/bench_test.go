@@ -59,8 +59,26 @@ func BenchmarkRoute(b *testing.B) {
 	if err := index.IndexUnits(ctx, n); err != nil {
 		b.Fatal(err)
 	}
-	router := &dispatch.Router{Units: index, Directory: hotline.NewStaticDirectory(n, c),
-		VolunteerRadius: dispatch.DefaultVolunteerRadius, WideRadius: dispatch.DefaultWideRadius}
+	// fresh-loads reads every candidate's open-ticket count with the search
+	// (one round trip); load-cache-1s is the default configuration
+	// ([dispatch] load_cache = "1s"), where counts read within the last
+	// second are reused and the search runs alone.
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"fresh-loads", 0}, {"load-cache-1s", time.Second}} {
+		b.Run(bc.name, func(b *testing.B) {
+			router := &dispatch.Router{Units: index, Directory: hotline.NewStaticDirectory(n, c),
+				VolunteerRadius: dispatch.DefaultVolunteerRadius, WideRadius: dispatch.DefaultWideRadius,
+				LoadTTL: bc.ttl}
+			benchmarkRoute(b, router, n, rng)
+		})
+	}
+}
+
+func benchmarkRoute(b *testing.B, router *dispatch.Router, n *hotline.Network, rng *rand.Rand) {
+	ctx := context.Background()
+	tier1 := []string{"elderly_meals", "elderly_visit", "home_repair", "facilities", "sanitation", "dispute"}
 
 	// Residents at random points inside the committees' areas.
 	tickets := make([]*hotline.Ticket, 1024)

@@ -107,6 +107,9 @@ type unitIndex struct {
 	// sets counts the units of each GEO set (category, tier): how many
 	// members a search of that set can at most walk.
 	sets map[setKey]int
+	// area is the street's area in m² (the bounding box of its units), to
+	// tell how many units a circle of a given radius holds on average.
+	area float64
 }
 
 type setKey struct {
@@ -127,6 +130,7 @@ func (r *Router) index(n *hotline.Network) *unitIndex {
 				}
 			}
 		}
+		x.area = boxArea(n.Units)
 		r.units.Store(x)
 	}
 	return x
@@ -146,7 +150,16 @@ type candidate struct {
 	// ties (see Route).
 	home bool
 	load int
-	why  string // why it was skipped, "" when eligible
+	// loadKnown is set when the search brought the load along.
+	loadKnown bool
+	why       string // why it was skipped, "" when eligible
+}
+
+// nearbyWithLoads is a unit index that answers a search and the loads of
+// the units found (and of extra ids) in one round trip (redisstore's, on a
+// single server).
+type nearbyWithLoads interface {
+	NearbyUnitsLoads(ctx context.Context, category string, tier hotline.Tier, lat, long, radius float64, count int, extra []string) ([]hotline.UnitDistance, map[string]int, error)
 }
 
 // Route decides where t should go now. It reads t but does not change it.
@@ -293,10 +306,8 @@ func (r *Router) best(ctx context.Context, n *hotline.Network, t *hotline.Ticket
 		full = DefaultWideRadius
 	}
 	radius, count := full, r.count()
-	// A set no larger than one page of results is walked whole either
-	// way: the small first circle would only add a round trip.
-	if tier == hotline.TierCommittee && full >= 400 && r.index(n).sets[setKey{category.Code, tier}] > count {
-		radius = full / 4
+	if tier == hotline.TierCommittee {
+		radius = firstRadius(r.index(n), setKey{category.Code, tier}, count, full)
 	}
 	for {
 		cands, saturated, err := r.candidates(ctx, n, category, tier, lat, long, radius, count, home, hasHome)
@@ -329,7 +340,7 @@ func (r *Router) best(ctx context.Context, n *hotline.Network, t *hotline.Ticket
 		case saturated && count < maxCandidates:
 			count *= 4
 		case radius < full:
-			radius = full
+			radius = min(full, radius*4)
 		default:
 			return nil, skipped, nil
 		}
@@ -345,9 +356,28 @@ func (r *Router) candidates(ctx context.Context, n *hotline.Network, category ho
 	if tier == hotline.TierCommittee && hasHome && home.Handles(category.Code) {
 		out = append(out, candidate{unit: home, home: true, distance: distanceTo(home, lat, long)})
 	}
-	near, err := r.Units.NearbyUnits(ctx, category.Code, tier, lat, long, radius, count)
+	var near []hotline.UnitDistance
+	var loads map[string]int
+	var err error
+	// Fresh loads come along with the search in one round trip; with a
+	// load cache the plain search is cheaper (the script's reads of every
+	// partition cost Redis more than the search itself).
+	if nl, ok := r.Units.(nearbyWithLoads); ok && r.LoadTTL <= 0 {
+		var extra []string
+		if len(out) > 0 {
+			extra = []string{out[0].unit.ID}
+		}
+		near, loads, err = nl.NearbyUnitsLoads(ctx, category.Code, tier, lat, long, radius, count, extra)
+	} else {
+		near, err = r.Units.NearbyUnits(ctx, category.Code, tier, lat, long, radius, count)
+	}
 	if err != nil {
 		return nil, false, err
+	}
+	if loads != nil {
+		for i := range out {
+			out[i].load, out[i].loadKnown = loads[out[i].unit.ID], true
+		}
 	}
 	for _, nd := range near {
 		u, ok := r.unit(n, nd.UnitID)
@@ -357,7 +387,8 @@ func (r *Router) candidates(ctx context.Context, n *hotline.Network, category ho
 		if tier == hotline.TierCommittee && u.Kind != hotline.KindVolunteerGroup {
 			continue // other committees: not their area
 		}
-		out = append(out, candidate{unit: u, distance: nd.Distance})
+		n, known := loads[u.ID]
+		out = append(out, candidate{unit: u, distance: nd.Distance, load: n, loadKnown: known})
 	}
 	if tier != hotline.TierCommittee && len(out) == 0 {
 		// Street and district units need no point on the map; those
@@ -407,21 +438,25 @@ func (r *Router) check(ctx context.Context, cands []candidate, t *hotline.Ticket
 			c.why = c.unit.ID + ":off"
 			continue
 		}
-		ids = append(ids, c.unit.ID)
+		if !c.loadKnown {
+			ids = append(ids, c.unit.ID)
+		}
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	loads, err := r.openLoads(ctx, ids, now)
-	if err != nil {
-		return err
+	loads := map[string]int{}
+	if len(ids) > 0 {
+		var err error
+		if loads, err = r.openLoads(ctx, ids, now); err != nil {
+			return err
+		}
 	}
 	for i := range cands {
 		c := &cands[i]
 		if c.why != "" {
 			continue
 		}
-		c.load = loads[c.unit.ID]
+		if !c.loadKnown {
+			c.load = loads[c.unit.ID]
+		}
 		if c.unit.Capacity > 0 && c.load >= c.unit.Capacity {
 			c.why = fmt.Sprintf("%s:full %d/%d", c.unit.ID, c.load, c.unit.Capacity)
 		}
@@ -531,4 +566,44 @@ func metresEN(m float64) string {
 		return fmt.Sprintf("%.1f km", m/1000)
 	}
 	return fmt.Sprintf("%.0f m", m)
+}
+
+// firstRadius is where a tier-1 search starts: a circle expected to hold
+// about twice count units of the set, given how many there are over the
+// street's area (at least 50 m, at most full). GEOSEARCH walks every member
+// inside the radius before it sorts and cuts, so on a dense street a circle
+// sized to the answer is many times cheaper than the full one, and the
+// answer is the same: a unit inside it is nearer than every unit outside.
+// A set no larger than one page of results is searched whole at once: a
+// small first circle would only add a round trip.
+func firstRadius(x *unitIndex, k setKey, count int, full float64) float64 {
+	n := x.sets[k]
+	if n <= count || x.area <= 0 {
+		return full
+	}
+	r := math.Sqrt(2 * float64(count) * x.area / (float64(n) * math.Pi))
+	return max(50, min(full, r))
+}
+
+// boxArea is the area in m² of the bounding box of the units' points.
+func boxArea(units []hotline.Unit) float64 {
+	first := true
+	var minLat, maxLat, minLong, maxLong float64
+	for _, u := range units {
+		if u.Lat == 0 && u.Long == 0 {
+			continue
+		}
+		if first {
+			minLat, maxLat, minLong, maxLong, first = u.Lat, u.Lat, u.Long, u.Long, false
+			continue
+		}
+		minLat, maxLat = min(minLat, u.Lat), max(maxLat, u.Lat)
+		minLong, maxLong = min(minLong, u.Long), max(maxLong, u.Long)
+	}
+	if first {
+		return 0
+	}
+	h := Haversine(minLat, minLong, maxLat, minLong)
+	w := Haversine(minLat, minLong, minLat, maxLong)
+	return h * w
 }

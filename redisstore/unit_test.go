@@ -318,3 +318,42 @@ func BenchmarkNearbyUnits(b *testing.B) {
 		run(b, c, "")
 	})
 }
+
+// The one-round-trip search answers exactly what NearbyUnits and OpenLoads
+// answer apart, including the loads of the extra ids asked for.
+func TestNearbyUnitsLoadsAgreesWithTheTwoCalls(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s, x := redisstore.NewTicketStore(b.db), redisstore.NewUnitIndex(b.db)
+		ctx := context.Background()
+		n, _ := network.Demo()
+		if err := x.IndexUnits(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		for i, unit := range []string{"c01-meals", "c01-meals", "c05-meals", "c01"} {
+			tk := NewTicket()
+			tk.UnitID, tk.Status = unit, hotline.StatusRouted
+			MustCreateTicket(t, s, tk, KeyInPartition(i*5%16, fmt.Sprint("load", i)))
+		}
+		c01, _ := n.Unit("c01")
+		for _, tc := range []struct {
+			radius float64
+			count  int
+		}{{3000, 0}, {3000, 2}, {100, 5}, {1, 5}} {
+			near, loads, err := x.NearbyUnitsLoads(ctx, "elderly_meals", hotline.TierCommittee, c01.Lat, c01.Long, tc.radius, tc.count, []string{"c01"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := MustNearby(t, x, "elderly_meals", hotline.TierCommittee, c01.Lat, c01.Long, tc.radius, tc.count)
+			if fmt.Sprint(near) != fmt.Sprint(want) {
+				t.Errorf("radius %v count %d: near %v, want %v", tc.radius, tc.count, near, want)
+			}
+			ids := []string{"c01"}
+			for _, u := range want {
+				ids = append(ids, u.UnitID)
+			}
+			if wantLoads := MustOpenLoads(t, x, ids...); fmt.Sprint(loads) != fmt.Sprint(wantLoads) {
+				t.Errorf("radius %v count %d: loads %v, want %v", tc.radius, tc.count, loads, wantLoads)
+			}
+		}
+	})
+}
