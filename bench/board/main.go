@@ -128,6 +128,12 @@ func raiseFDLimit() {
 // only ticket.created is measured. Rate limits are lifted: every board
 // logs in from one address. /debug/mem reports memory after a forced GC.
 func runHotline(redisURL, prefix string) error {
+	// As the hotline binary does (cmd/hotline DefaultGCPercent) unless
+	// GOGC is set; the centrifuge child keeps Go's default, as Centrifugo
+	// ships.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	client, err := redisstore.NewClient(redisstore.ClientOptions{URL: redisURL})
 	if err != nil {
 		return err

@@ -55,7 +55,17 @@ With no Redis configured ([redis] url / sentinel / cluster, or HOTLINE_REDIS_URL
 the embedded trial store under --data (default ./data) is used.
 `
 
+// DefaultGCPercent is the garbage collector's target unless GOGC is set.
+// The service allocates on every request and keeps a small live heap (tens
+// of MB), so at Go's default of 100 it collects often enough to show in the
+// live board's tail latency; 400 trades a few MB for a quarter of the
+// collections (bench/board: p99 3.3 ms → 2.1 ms at 200 tickets/s).
+const DefaultGCPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(DefaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
