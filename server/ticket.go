@@ -27,6 +27,19 @@ func (s *Server) registerTicketRoutes() {
 // apart would let ids be probed.
 func notFound() error { return hotline.Errorf(hotline.ENOTFOUND, "no such ticket") }
 
+// findTicket loads the ticket of a path's id, answering every miss (a
+// mistyped id, an unknown one) with the one notFound.
+func (s *Server) findTicket(ctx context.Context, id string) (*hotline.Ticket, error) {
+	if !hotline.ValidTicketID(id) {
+		return nil, notFound()
+	}
+	t, err := s.Tickets.FindTicket(ctx, id)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		return nil, notFound()
+	}
+	return t, err
+}
+
 // handleTicketCreate files a need from the web form, or, with a staff
 // session, one taken down by hand at the desk or on the phone.
 func (s *Server) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
@@ -111,16 +124,8 @@ func (s *Server) handleTicketStatus(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	id := r.PathValue("id")
-	if !hotline.ValidTicketID(id) {
-		Error(w, r, notFound())
-		return
-	}
-	t, err := s.Tickets.FindTicket(r.Context(), id)
-	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
-		Error(w, r, notFound())
-		return
-	} else if err != nil {
+	t, err := s.findTicket(r.Context(), r.PathValue("id"))
+	if err != nil {
 		Error(w, r, err)
 		return
 	}
@@ -259,16 +264,8 @@ func (s *Server) handleTicketView(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
-	id := r.PathValue("id")
-	if !hotline.ValidTicketID(id) {
-		Error(w, r, notFound())
-		return
-	}
-	t, err := s.Tickets.FindTicket(r.Context(), id)
-	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
-		Error(w, r, notFound())
-		return
-	} else if err != nil {
+	t, err := s.findTicket(r.Context(), r.PathValue("id"))
+	if err != nil {
 		Error(w, r, err)
 		return
 	}
@@ -276,7 +273,7 @@ func (s *Server) handleTicketView(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, notFound())
 		return
 	}
-	events, err := s.Tickets.TicketEvents(r.Context(), id)
+	events, err := s.Tickets.TicketEvents(r.Context(), t.ID)
 	if err != nil {
 		Error(w, r, err)
 		return
