@@ -34,6 +34,8 @@ type DB struct {
 	// pprefix[p] is "<prefix>:{pN}", built once: key names are made on
 	// every request and formatting them showed in profiles.
 	pprefix [partitions]string
+	// batch pipelines the commands of concurrent requests (batch.go).
+	batch *batcher
 }
 
 // NewDB wraps c. The caller keeps ownership of c and closes it. prefix must
@@ -43,7 +45,7 @@ func NewDB(c redis.UniversalClient, prefix string) *DB {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	db := &DB{client: c, prefix: prefix, feedMaxLen: feedMaxLen}
+	db := &DB{client: c, prefix: prefix, feedMaxLen: feedMaxLen, batch: newBatcher(c)}
 	for p := range db.pprefix {
 		db.pprefix[p] = prefix + ":{p" + strconv.Itoa(p) + "}"
 	}

@@ -155,7 +155,7 @@ func (s *TicketStore) CreateTicket(ctx context.Context, t *hotline.Ticket, idemp
 		h := sha256.Sum256([]byte(idempotencyKey))
 		keys = append(keys, s.pkey(p, "idem", hex.EncodeToString(h[:])))
 	}
-	res, err := createScript.Run(ctx, s.db.client, keys,
+	res, err := s.db.evalBatched(ctx, createScript, keys,
 		s.pkey(p)+":", p, tHead, tTail, eHead, eTail, sHead, sTail, c.CreatedAt.UnixMilli(),
 		s.db.feedMaxLen, int64(idemTTL/time.Second), len(idx), deadlineMS(&c), inc).Slice()
 	if err != nil {

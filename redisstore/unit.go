@@ -141,17 +141,22 @@ func (x *UnitIndex) NearbyUnits(ctx context.Context, category string, tier hotli
 	if radius < 0 {
 		return nil, hotline.Errorf(hotline.EINVALID, "radius must not be negative")
 	}
-	locs, err := x.db.client.GeoSearchLocation(ctx, x.geoKey(category, tier), &redis.GeoSearchLocationQuery{
+	q := &redis.GeoSearchLocationQuery{
 		GeoSearchQuery: redis.GeoSearchQuery{
 			Longitude: long, Latitude: lat,
 			Radius: radius, RadiusUnit: "m",
 			Sort: "ASC", Count: max(count, 0),
 		},
 		WithDist: true,
-	}).Result()
+	}
+	key := x.geoKey(category, tier)
+	cmd, err := x.db.batch.do(ctx, func(p redis.Pipeliner) redis.Cmder {
+		return p.GeoSearchLocation(ctx, key, q)
+	})
 	if err != nil {
 		return nil, storeErr(err)
 	}
+	locs := cmd.(*redis.GeoSearchLocationCmd).Val()
 	out := make([]hotline.UnitDistance, len(locs))
 	for i, l := range locs {
 		out[i] = hotline.UnitDistance{UnitID: l.Name, Distance: l.Dist}
