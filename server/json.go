@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/caojiadu/hotline"
 )
@@ -19,7 +20,7 @@ import (
 // reported at once (encoding/json stops at the first). Unknown members are
 // ignored: a newer page may send more than this server knows.
 func readJSONObject(r *http.Request) (map[string]json.RawMessage, error) {
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -46,6 +47,31 @@ func readJSONObject(r *http.Request) (map[string]json.RawMessage, error) {
 		return nil, hotline.Errorf(hotline.EINVALID, "request body is not valid JSON: unexpected data after the object")
 	}
 	return m, nil
+}
+
+// readBody reads the whole body into a buffer sized by Content-Length when
+// the client sent one (io.ReadAll grows its buffer from 512 bytes). The
+// size is only a hint: limitBody has already refused a larger one, and a
+// body that does not match it is read to its end all the same.
+func readBody(r *http.Request) ([]byte, error) {
+	n := r.ContentLength
+	if n <= 0 || n > 1<<20 {
+		return io.ReadAll(r.Body)
+	}
+	b := make([]byte, 0, n+1) // +1: the read that sees EOF needs room
+	for {
+		m, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // decodeJSON reads the body as a JSON object into v (a pointer to a struct
@@ -93,11 +119,34 @@ func stringField(m map[string]json.RawMessage, name string, fe hotline.FieldErro
 	if !ok || isNull(raw) {
 		return ""
 	}
+	if s, ok := plainString(raw); ok {
+		return s
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		fe.Add(name, "must be a string")
 	}
 	return s
+}
+
+// plainString decodes a JSON string with nothing to unescape or replace
+// (no backslash, no control character, valid UTF-8), which is what forms
+// send, without the decoder's machinery; it gives what json.Unmarshal
+// would. ok is false for anything else, which the caller decodes in full.
+func plainString(raw json.RawMessage) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(body) {
+		return "", false
+	}
+	return string(body), true
 }
 
 func boolField(m map[string]json.RawMessage, name string, fe hotline.FieldErrors) bool {

@@ -92,10 +92,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			case "/healthz", "/readyz", "/metrics":
 				level = slog.LevelDebug // probes every few seconds drown the log
 			}
-			s.Logger.Log(ctx, level, "http",
-				"method", r.Method, "route", route, "path", r.URL.Path,
-				"status", rec.status(), "bytes", rec.bytes,
-				"duration_ms", float64(d.Microseconds())/1000)
+			if s.Logger.Enabled(ctx, level) { // spares boxing the fields
+				s.Logger.Log(ctx, level, "http",
+					"method", r.Method, "route", route, "path", r.URL.Path,
+					"status", rec.status(), "bytes", rec.bytes,
+					"duration_ms", float64(d.Microseconds())/1000)
+			}
 		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})

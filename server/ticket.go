@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -110,6 +111,8 @@ func (s *Server) handleTicketCreate(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK // an idempotent retry: the same answer, nothing new stored
 	if created {
 		status = http.StatusCreated
+	}
+	if created && s.Logger.Enabled(context.Background(), slog.LevelInfo) {
 		s.Logger.Info("ticket created", "ticket_id", t.ID, "channel", t.Channel,
 			"service_code", t.ServiceCode, "unit_id", t.UnitID)
 	}
