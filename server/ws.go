@@ -54,9 +54,16 @@ var wsQueue atomic.Int64
 // needs, and bounds what 10,000 boards can pin. A variable for tests.
 var wsSendBuffer atomic.Int64
 
+// wsSessionCheck is how often an open board's session is looked up again,
+// so that signing out (or an administrator ending the session) closes the
+// board within a minute instead of at the session's expiry. One small GET
+// per board per interval. A variable for tests.
+var wsSessionCheck atomic.Int64
+
 func init() {
 	wsQueue.Store(256)
 	wsSendBuffer.Store(64 << 10)
+	wsSessionCheck.Store(int64(pingPeriod))
 }
 
 // wsWriteBuffers is shared by every board's connection: an idle board
@@ -97,8 +104,11 @@ type client struct {
 	conn    *websocket.Conn
 	user    *hotline.User
 	expires time.Time
-	send    chan *frame
-	group   *group // guarded by hub.mu
+	// alive reports whether the board's session still exists (nil: no
+	// check, e.g. a session-less test server).
+	alive func() bool
+	send  chan *frame
+	group *group // guarded by hub.mu
 
 	kick     chan struct{} // closed by the hub to end the connection
 	kickOnce sync.Once
@@ -185,6 +195,15 @@ func (s *Server) handleWS(h *hub, up *websocket.Upgrader) http.Handler {
 			kick: make(chan struct{}), done: make(chan struct{})}
 		if sess != nil {
 			c.expires = sess.ExpiresAt
+			token := sess.Token
+			c.alive = func() bool {
+				ctx, cancel := context.WithTimeout(context.Background(), writeWait)
+				defer cancel()
+				_, err := s.Users.FindSession(ctx, token)
+				// Only a session known to be gone ends the board: a
+				// store that does not answer is not a sign-out.
+				return hotline.ErrorCode(err) != hotline.ENOTFOUND
+			}
 		}
 		if sinceErr != nil {
 			c.refuse(sinceErr)
@@ -249,7 +268,9 @@ func (c *client) readPump(h *hub) {
 // board or the connection fails.
 func (c *client) writePump(r *resume) {
 	ticker := time.NewTicker(pingPeriod)
+	check := time.NewTicker(time.Duration(wsSessionCheck.Load()))
 	defer func() {
+		check.Stop()
 		ticker.Stop()
 		c.conn.Close()
 	}()
@@ -296,6 +317,11 @@ func (c *client) writePump(r *resume) {
 				own = nil
 			}
 			if err := c.writeFrame(f); err != nil {
+				return
+			}
+		case <-check.C:
+			if c.alive != nil && !c.alive() {
+				c.closeWith(closeSession)
 				return
 			}
 		case <-ticker.C:

@@ -1,5 +1,7 @@
 package server
 
+import "time"
+
 // SetWSQueue sets how many messages may wait for one board, for tests that
 // need a slow board to overflow quickly. It applies to connections made
 // afterwards; the returned func restores the default. Tests that use it
@@ -15,4 +17,11 @@ func SetWSQueue(n int) (restore func()) {
 func SetWSSendBuffer(bytes int) (restore func()) {
 	old := wsSendBuffer.Swap(int64(bytes))
 	return func() { wsSendBuffer.Store(old) }
+}
+
+// SetWSSessionCheck sets how often open boards' sessions are looked up
+// again. Same rules as SetWSQueue.
+func SetWSSessionCheck(d time.Duration) (restore func()) {
+	old := wsSessionCheck.Swap(int64(d))
+	return func() { wsSessionCheck.Store(old) }
 }

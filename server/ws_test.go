@@ -765,3 +765,33 @@ func TestWS_NoFeed(t *testing.T) {
 		t.Fatalf("got %v, %v; want 503", resp, err)
 	}
 }
+
+// Signing out closes the member of staff's open boards with 4401, not only
+// when the session would have expired.
+func TestWS_SignOutClosesTheBoard(t *testing.T) {
+	defer server.SetWSSessionCheck(100 * time.Millisecond)()
+	f := mustFeedFixture(t)
+	stays, _ := f.MustDialBoard(t, f.C02, "")
+	leaves, _ := f.MustDialBoard(t, f.C01, "")
+	defer stays.Close()
+	defer leaves.Close()
+
+	if r := f.Do(t, "POST", "/api/v1/logout", "", f.C01, map[string]string{server.CSRFHeader: f.C01.CSRF}); r.StatusCode != 200 {
+		t.Fatalf("logout: %d %s", r.StatusCode, r.Body)
+	}
+	for {
+		_, err := leaves.Read()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != 4401 {
+			t.Fatalf("signed-out board ended with %v, want close 4401", err)
+		}
+		break
+	}
+	// Another member of staff's board goes on.
+	id := f.MustTicketIn(t, "c02", "之后").ID
+	for m := stays.Next(t); m.TicketID != id; m = stays.Next(t) {
+	}
+}
