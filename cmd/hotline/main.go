@@ -220,6 +220,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Opening hours are dispatch's grammar: refuse a typo at start rather
+	// than treat the unit as always on duty.
+	for _, u := range n.Units {
+		if _, err := dispatch.ParseHours(u.Hours); err != nil {
+			return fmt.Errorf("network: unit %s: hours: %s", u.ID, hotline.ErrorMessage(err))
+		}
+	}
 	units := redisstore.NewUnitIndex(st.DB)
 	if err := units.IndexUnits(ctx, n); err != nil {
 		return err

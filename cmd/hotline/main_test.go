@@ -5,13 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caojiadu/hotline/network"
 )
 
 // MustRunMain starts the whole service on 127.0.0.1:0 on the embedded store
@@ -239,4 +244,33 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+// A unit whose opening hours do not parse stops the start with a message
+// naming it, rather than being treated as always on duty.
+func TestServeRefusesUnreadableOpeningHours(t *testing.T) {
+	b, err := fs.ReadFile(network.DemoFiles(), "demo/units.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte(`hours = "`))
+	if i < 0 {
+		t.Fatal("the demo units have no hours to spoil")
+	}
+	j := i + len(`hours = "`)
+	k := j + bytes.IndexByte(b[j:], '"')
+	bad := append(append(append([]byte{}, b[:j]...), "whenever they like"...), b[k:]...)
+	path := filepath.Join(t.TempDir(), "units.toml")
+	if err := os.WriteFile(path, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := NewMain()
+	m.DataDir, m.Addr, m.Environ = t.TempDir(), "127.0.0.1:0", nil
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	m.Config.Network.Units = path
+	err = m.Run(context.Background())
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), "hours") {
+		t.Fatalf("Run with unreadable hours: %v, want an error about hours", err)
+	}
 }
