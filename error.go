@@ -21,6 +21,30 @@ const (
 	EGONE         = "gone"         // what was asked for existed but is no longer kept (trimmed history)
 )
 
+// HTTPStatus is the HTTP status of an error code: the one mapping every
+// HTTP surface (the JSON API, Open311, webhooks) starts from.
+func HTTPStatus(code string) int {
+	switch code {
+	case EINVALID:
+		return 400
+	case EUNAUTHORIZED:
+		return 401
+	case EFORBIDDEN:
+		return 403
+	case ENOTFOUND:
+		return 404
+	case ECONFLICT:
+		return 409
+	case EGONE:
+		return 410
+	case ETOOMANY:
+		return 429
+	case EUNAVAILABLE:
+		return 503
+	}
+	return 500
+}
+
 // Error is the one error type of the hotline. Message is safe to show to the
 // person who made the request; Err (internal errors only) is for the log.
 type Error struct {

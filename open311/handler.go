@@ -223,24 +223,14 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// statusOf maps an error code to the HTTP status Open311 clients expect.
-// A bad or missing api_key is 403 in the spec, not 401.
+// statusOf maps an error code to the HTTP status Open311 clients expect:
+// the hotline's mapping, except that a bad or missing api_key is 403 in
+// the spec, not 401.
 func statusOf(code string) int {
-	switch code {
-	case hotline.EINVALID:
-		return http.StatusBadRequest
-	case hotline.ENOTFOUND:
-		return http.StatusNotFound
-	case hotline.ECONFLICT:
-		return http.StatusConflict
-	case hotline.EUNAUTHORIZED, hotline.EFORBIDDEN:
+	if code == hotline.EUNAUTHORIZED {
 		return http.StatusForbidden
-	case hotline.ETOOMANY:
-		return http.StatusTooManyRequests
-	case hotline.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
 	}
-	return http.StatusInternalServerError
+	return hotline.HTTPStatus(code)
 }
 
 // fail answers err in the spec's error format. Only internal and

@@ -14,27 +14,7 @@ import (
 
 // ErrorStatus maps a hotline error code to its HTTP status. Unknown codes
 // are internal errors.
-func ErrorStatus(code string) int {
-	switch code {
-	case hotline.EINVALID:
-		return http.StatusBadRequest
-	case hotline.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case hotline.EFORBIDDEN:
-		return http.StatusForbidden
-	case hotline.ENOTFOUND:
-		return http.StatusNotFound
-	case hotline.ECONFLICT:
-		return http.StatusConflict
-	case hotline.ETOOMANY:
-		return http.StatusTooManyRequests
-	case hotline.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case hotline.EGONE:
-		return http.StatusGone
-	}
-	return http.StatusInternalServerError
-}
+func ErrorStatus(code string) int { return hotline.HTTPStatus(code) }
 
 // errorBody is the one error shape of /api/v1 (docs/API.md).
 type errorBody struct {
