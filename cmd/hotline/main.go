@@ -524,7 +524,7 @@ func openForCommand(ctx context.Context, name string, args []string, stderr io.W
 func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var name, role, unit, display string
 	var pwStdin bool
-	m, st, err := openForCommand(ctx, "user add", args, stderr, func(fs *flag.FlagSet) {
+	_, st, err := openForCommand(ctx, "user add", args, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "name", "", "username (lowercase letters, digits, . _ -)")
 		fs.StringVar(&role, "role", "", "admin, dispatcher, committee, social_worker or volunteer")
 		fs.StringVar(&unit, "unit", "", "the unit the user belongs to (e.g. c01, center)")
@@ -535,7 +535,6 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer st.Close()
-	_ = m
 	if !pwStdin {
 		return errors.New("give the password on standard input with --password-stdin (never on the command line, where ps and shell history show it)")
 	}
