@@ -33,17 +33,12 @@ type TestServer struct {
 	Client  *http.Client
 }
 
-// MustOpenServer opens a server for tb, closed when tb ends. Each option
-// may change the Server (Config, Ready, extra routes) before Open.
-func MustOpenServer(tb testing.TB, options ...func(*server.Server)) *TestServer {
-	tb.Helper()
-	client, prefix := redistest.New(tb)
-	db := redisstore.NewDB(client, prefix)
-	tickets := redisstore.NewTicketStore(db)
-	users := redisstore.NewUserStore(db)
+// newTestServer is a server on the demo street over db, wired as
+// cmd/hotline wires it, not yet open.
+func newTestServer(db *redisstore.DB) *TestServer {
+	tickets, users := redisstore.NewTicketStore(db), redisstore.NewUserStore(db)
 	n, c := network.Demo()
 	dir := hotline.NewStaticDirectory(n, c)
-
 	s := &server.Server{
 		Config:    server.Config{Addr: "127.0.0.1:0"},
 		Tickets:   tickets,
@@ -55,6 +50,20 @@ func MustOpenServer(tb testing.TB, options ...func(*server.Server)) *TestServer 
 		Ready:     db.Ping,
 		Registry:  prometheus.NewRegistry(),
 	}
+	return &TestServer{Server: s, DB: db, Tickets: tickets, Users: users, Network: n,
+		// No cookie jar: every scenario says which session it sends.
+		Client: &http.Client{Timeout: 10 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	}
+}
+
+// MustOpenServer opens a server for tb, closed when tb ends. Each option
+// may change the Server (Config, Ready, extra routes) before Open.
+func MustOpenServer(tb testing.TB, options ...func(*server.Server)) *TestServer {
+	tb.Helper()
+	client, prefix := redistest.New(tb)
+	ts := newTestServer(redisstore.NewDB(client, prefix))
+	s := ts.Server
 	s.Intake.OnCreated = s.TicketCreated // as cmd/hotline wires it
 	for _, o := range options {
 		o(s)
@@ -69,11 +78,7 @@ func MustOpenServer(tb testing.TB, options ...func(*server.Server)) *TestServer 
 			tb.Errorf("close: %v", err)
 		}
 	})
-	return &TestServer{Server: s, DB: db, Tickets: tickets, Users: users, Network: n,
-		// No cookie jar: every scenario says which session it sends.
-		Client: &http.Client{Timeout: 10 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-	}
+	return ts
 }
 
 // MustCreateUser stores a user with password pw. The hash uses bcrypt's

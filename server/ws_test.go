@@ -15,16 +15,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/intake"
 	"github.com/caojiadu/hotline/internal/redistest"
-	"github.com/caojiadu/hotline/network"
 	"github.com/caojiadu/hotline/redisstore"
 	"github.com/caojiadu/hotline/server"
-	"github.com/caojiadu/hotline/static"
 )
 
 // boardWait bounds every wait for a board message. It is generous (the
@@ -38,22 +35,9 @@ const boardWait = 10 * time.Second
 func MustOpenFeedServer(tb testing.TB, client redis.UniversalClient, prefix string) (*TestServer, func()) {
 	tb.Helper()
 	db := redisstore.NewDB(client, prefix)
-	tickets := redisstore.NewTicketStore(db)
-	users := redisstore.NewUserStore(db)
-	n, c := network.Demo()
-	dir := hotline.NewStaticDirectory(n, c)
-	s := &server.Server{
-		Config:    server.Config{Addr: "127.0.0.1:0"},
-		Tickets:   tickets,
-		Users:     users,
-		Limiter:   redisstore.NewRateLimiter(db),
-		Directory: dir,
-		Intake:    intake.New(tickets, dir),
-		Static:    static.FS,
-		Ready:     db.Ping,
-		Registry:  prometheus.NewRegistry(),
-		Feed:      redisstore.NewFeed(db),
-	}
+	ts := newTestServer(db)
+	s := ts.Server
+	s.Feed = redisstore.NewFeed(db)
 	if err := s.Open(); err != nil {
 		tb.Fatal(err)
 	}
@@ -68,10 +52,7 @@ func MustOpenFeedServer(tb testing.TB, client redis.UniversalClient, prefix stri
 		})
 	}
 	tb.Cleanup(closeFn)
-	return &TestServer{Server: s, DB: db, Tickets: tickets, Users: users, Network: n,
-		Client: &http.Client{Timeout: 10 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-	}, closeFn
+	return ts, closeFn
 }
 
 // feedFixture is a street whose server follows the feed, with staff of

@@ -17,6 +17,7 @@
 
 import { init, t, named, statusName, eventName, onLangChange, withLang, lang } from "/i18n.js";
 import { request, NetworkError, spacedID, formatTime, el } from "/api.js";
+import { historyItem } from "/history.js";
 
 const $ = (id) => document.getElementById(id);
 const SVGNS = "http://www.w3.org/2000/svg";
@@ -1031,24 +1032,7 @@ function renderDetail() {
   fact(dl, t("staff.d.satisfaction"), tk.satisfaction ? "★".repeat(tk.satisfaction) + ` ${tk.satisfaction}/5` : "");
 
   $("detail-history").replaceChildren(
-    ...[...d.events].reverse().map((ev) => {
-      const li = el(
-        "li",
-        {},
-        el("time", { datetime: ev.at || undefined, text: formatTime(ev.at) }),
-        el("span", { class: "what", text: eventName(ev.type) }),
-      );
-      if (ev.status) li.append(" ", el("span", { class: "badge s-" + ev.status, text: statusName(ev.status) }));
-      if (ev.unit_id || ev.from_unit_id) {
-        const move = ev.from_unit_id
-          ? t("staff.d.move", { from: unitName(ev.from_unit_id), to: unitName(ev.unit_id) })
-          : unitName(ev.unit_id);
-        li.append(el("p", { class: "note", text: move }));
-      }
-      if (ev.note) li.append(el("p", { class: "note", text: ev.note }));
-      if (ev.actor) li.append(el("p", { class: "note muted", text: t("staff.d.by", { actor: ev.actor }) }));
-      return li;
-    }),
+    ...[...d.events].reverse().map((ev) => historyItem(ev, unitName)),
   );
 }
 
