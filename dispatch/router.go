@@ -467,42 +467,36 @@ func (r *Router) check(ctx context.Context, cands []candidate, t *hotline.Ticket
 // maxSkipped bounds the skipped units a reason names, to keep it readable.
 const maxSkipped = 3
 
-func skippedZH(s []string) string {
-	var parts []string
-	for _, x := range s[:min(len(s), maxSkipped)] {
-		id, why, _ := strings.Cut(x, ":")
-		switch {
-		case why == "declined":
-			parts = append(parts, id+" 已退回")
-		case why == "off":
-			parts = append(parts, id+" 不在岗")
-		default:
-			parts = append(parts, id+" 已满 "+strings.TrimPrefix(why, "full "))
-		}
-	}
-	if len(s) > maxSkipped {
-		parts = append(parts, fmt.Sprintf("等 %d 个", len(s)))
-	}
-	return "跳过：" + strings.Join(parts, "，")
-}
+// skipWords are the words of a skipped-units note in one language.
+type skipWords struct{ lead, sep, declined, off, full, more string }
 
-func skippedEN(s []string) string {
+var (
+	skipZH = skipWords{lead: "跳过：", sep: "，", declined: " 已退回", off: " 不在岗", full: " 已满 ", more: "等 %d 个"}
+	skipEN = skipWords{lead: "skipped ", sep: ", ", declined: " declined", off: " off duty", full: " full ", more: "%d in all"}
+)
+
+func skippedZH(s []string) string { return skippedIn(s, skipZH) }
+func skippedEN(s []string) string { return skippedIn(s, skipEN) }
+
+// skippedIn names the first maxSkipped skipped units (each "id:why") and
+// how many there were in all.
+func skippedIn(s []string, w skipWords) string {
 	var parts []string
 	for _, x := range s[:min(len(s), maxSkipped)] {
 		id, why, _ := strings.Cut(x, ":")
 		switch {
 		case why == "declined":
-			parts = append(parts, id+" declined")
+			parts = append(parts, id+w.declined)
 		case why == "off":
-			parts = append(parts, id+" off duty")
+			parts = append(parts, id+w.off)
 		default:
-			parts = append(parts, id+" full "+strings.TrimPrefix(why, "full "))
+			parts = append(parts, id+w.full+strings.TrimPrefix(why, "full "))
 		}
 	}
 	if len(s) > maxSkipped {
-		parts = append(parts, fmt.Sprintf("%d in all", len(s)))
+		parts = append(parts, fmt.Sprintf(w.more, len(s)))
 	}
-	return "skipped " + strings.Join(parts, ", ")
+	return w.lead + strings.Join(parts, w.sep)
 }
 
 // reason explains a decision on the board, Chinese first.
