@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,6 +108,10 @@ type unitIndex struct {
 	// sets counts the units of each GEO set (category, tier): how many
 	// members a search of that set can at most walk.
 	sets map[setKey]int
+	// members lists the units of each (category, tier) by the network's
+	// own rule (Handles, Kind.Tier), points or not: the street's and the
+	// district's few units are weighed from here, without a search.
+	members map[setKey][]string
 	// area is the street's area in m² (the bounding box of its units), to
 	// tell how many units a circle of a given radius holds on average.
 	area float64
@@ -121,12 +126,15 @@ type setKey struct {
 func (r *Router) index(n *hotline.Network) *unitIndex {
 	x := r.units.Load()
 	if x == nil || x.n != n {
-		x = &unitIndex{n: n, byID: make(map[string]hotline.Unit, len(n.Units)), sets: map[setKey]int{}}
+		x = &unitIndex{n: n, byID: make(map[string]hotline.Unit, len(n.Units)), sets: map[setKey]int{}, members: map[setKey][]string{}}
 		for _, u := range n.Units {
 			if _, dup := x.byID[u.ID]; !dup {
 				x.byID[u.ID] = u // the first wins, as in Network.Unit
 				for _, c := range u.Categories {
 					x.sets[setKey{c, u.Tier}]++
+					if k := (setKey{c, u.Kind.Tier()}); u.Handles(c) && !slices.Contains(x.members[k], u.ID) {
+						x.members[k] = append(x.members[k], u.ID)
+					}
 				}
 			}
 		}
@@ -308,6 +316,31 @@ func (r *Router) best(ctx context.Context, n *hotline.Network, t *hotline.Ticket
 	radius, count := full, r.count()
 	if tier == hotline.TierCommittee {
 		radius = firstRadius(r.index(n), setKey{category.Code, tier}, count, full)
+		// A resident placed by address stands at their committee's
+		// office: the home committee is 0 m away and wins every tie, so
+		// no unit a search could find would beat it.
+		if hasHome && home.Handles(category.Code) {
+			if d := distanceTo(home, lat, long); math.Round(d) == 0 {
+				c := []candidate{{unit: home, home: true, distance: d}}
+				if err := r.check(ctx, c, t, now); err != nil {
+					return nil, nil, err
+				}
+				if c[0].why == "" {
+					return &c[0], nil, nil
+				}
+			}
+		}
+	} else if ids := r.index(n).members[setKey{category.Code, tier}]; len(ids) <= count {
+		// The street's organizations and the district's departments are
+		// few: weigh them all here rather than ask the GEO index for what
+		// one page of it would return anyway. Units without a point come
+		// last (their distance is unknown) but still serve.
+		cands := make([]candidate, 0, len(ids))
+		for _, id := range ids {
+			u := r.index(n).byID[id]
+			cands = append(cands, candidate{unit: u, distance: distanceTo(u, lat, long)})
+		}
+		return r.pick(ctx, cands, t, now)
 	}
 	for {
 		cands, saturated, err := r.candidates(ctx, n, category, tier, lat, long, radius, count, home, hasHome)
@@ -345,6 +378,29 @@ func (r *Router) best(ctx context.Context, n *hotline.Network, t *hotline.Ticket
 			return nil, skipped, nil
 		}
 	}
+}
+
+// pick returns the best of cands that can take t now (nil when none) and
+// why the others were skipped.
+func (r *Router) pick(ctx context.Context, cands []candidate, t *hotline.Ticket, now time.Time) (*candidate, []string, error) {
+	if err := r.check(ctx, cands, t, now); err != nil {
+		return nil, nil, err
+	}
+	var skipped []string
+	best := -1
+	for i := range cands {
+		if cands[i].why != "" {
+			skipped = append(skipped, cands[i].why)
+			continue
+		}
+		if best < 0 || better(cands[i], cands[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil, skipped, nil
+	}
+	return &cands[best], skipped, nil
 }
 
 // candidates lists the units of tier that handle category within radius
@@ -458,7 +514,7 @@ func (r *Router) check(ctx context.Context, cands []candidate, t *hotline.Ticket
 			c.load = loads[c.unit.ID]
 		}
 		if c.unit.Capacity > 0 && c.load >= c.unit.Capacity {
-			c.why = fmt.Sprintf("%s:full %d/%d", c.unit.ID, c.load, c.unit.Capacity)
+			c.why = c.unit.ID + ":full " + strconv.Itoa(c.load) + "/" + strconv.Itoa(c.unit.Capacity)
 		}
 	}
 	return nil
@@ -513,20 +569,21 @@ func reason(n *hotline.Network, category hotline.Category, tier hotline.Tier, c 
 		if tier == hotline.TierDistrict {
 			lower, lowerEN = "社区及街道", "committee and street tiers"
 		}
-		zh = append(zh, fmt.Sprintf("%s无法受理「%s」", lower, category.NameZH))
-		en = append(en, fmt.Sprintf("%s cannot take %s", lowerEN, category.Name("en")))
+		zh = append(zh, lower+"无法受理「"+category.NameZH+"」")
+		en = append(en, lowerEN+" cannot take "+category.Name("en"))
 	}
-	load := fmt.Sprintf("%d/%d", c.load, c.unit.Capacity)
-	if c.unit.Capacity == 0 {
-		load = fmt.Sprintf("%d/不限", c.load)
+	// Every routing writes one: plain concatenation, no fmt.
+	load, loadEN := strconv.Itoa(c.load)+"/不限", strconv.Itoa(c.load)+"/no limit"
+	if c.unit.Capacity > 0 {
+		load = strconv.Itoa(c.load) + "/" + strconv.Itoa(c.unit.Capacity)
+		loadEN = load
 	}
-	loadEN := strings.Replace(load, "不限", "no limit", 1)
 	dzh, den := "", ""
 	if !math.IsNaN(c.distance) {
 		dzh, den = "距居民 "+metresZH(c.distance)+"，", " "+metresEN(c.distance)+" away,"
 	}
-	zh = append(zh, fmt.Sprintf("%s%s负载 %s", c.unit.NameZH, dzh, load))
-	en = append(en, fmt.Sprintf("%s %s%s load %s", kindEN(c.unit.Kind), c.unit.Name("en"), den, loadEN))
+	zh = append(zh, c.unit.NameZH+dzh+"负载 "+load)
+	en = append(en, kindEN(c.unit.Kind)+" "+c.unit.Name("en")+den+" load "+loadEN)
 	if len(skipped) > 0 {
 		zh = append(zh, skippedZH(skipped))
 		en = append(en, skippedEN(skipped))
@@ -550,16 +607,16 @@ func kindEN(k hotline.UnitKind) string {
 
 func metresZH(m float64) string {
 	if m >= 1000 {
-		return fmt.Sprintf("%.1f 公里", m/1000)
+		return strconv.FormatFloat(m/1000, 'f', 1, 64) + " 公里"
 	}
-	return fmt.Sprintf("%.0f 米", m)
+	return strconv.FormatFloat(m, 'f', 0, 64) + " 米"
 }
 
 func metresEN(m float64) string {
 	if m >= 1000 {
-		return fmt.Sprintf("%.1f km", m/1000)
+		return strconv.FormatFloat(m/1000, 'f', 1, 64) + " km"
 	}
-	return fmt.Sprintf("%.0f m", m)
+	return strconv.FormatFloat(m, 'f', 0, 64) + " m"
 }
 
 // firstRadius is where a tier-1 search starts: a circle expected to hold

@@ -9,6 +9,8 @@ import (
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/dispatch"
+	"github.com/caojiadu/hotline/network"
+	"github.com/caojiadu/hotline/redisstore"
 )
 
 // nearestGroup is the oracle for tier 1, worked out from the network
@@ -264,5 +266,90 @@ func TestRoute_DeclinedUnitsAreSkipped(t *testing.T) {
 	}
 	if !strings.Contains(d.Reason, "c03 declined") {
 		t.Errorf("reason does not mention the decline: %s", d.Reason)
+	}
+}
+
+// searchCounter is a unit index that counts the GEO searches asked of it.
+type searchCounter struct {
+	hotline.UnitIndex
+	searches int
+}
+
+func (c *searchCounter) NearbyUnits(ctx context.Context, category string, tier hotline.Tier, lat, long, radius float64, count int) ([]hotline.UnitDistance, error) {
+	c.searches++
+	return c.UnitIndex.NearbyUnits(ctx, category, tier, lat, long, radius, count)
+}
+
+// The router asks the GEO index only where distance can change the
+// answer: not for a resident placed at their committee's office (the home
+// committee is 0 m away and wins ties), nor among the street's and the
+// district's few units, which it weighs itself. Everyone else is searched.
+func TestRoute_SearchesOnlyWhereDistanceDecides(t *testing.T) {
+	st := MustStreet(t)
+	ctx := context.Background()
+	idx := &searchCounter{UnitIndex: redisstore.NewUnitIndex(st.DB)}
+	r := &dispatch.Router{Units: idx, Directory: st.Dir,
+		VolunteerRadius: dispatch.DefaultVolunteerRadius, WideRadius: dispatch.DefaultWideRadius}
+	lat, long := st.Office(t, "c03")
+	for _, tc := range []struct {
+		name, code string
+		lat, long  float64
+		unit       string
+		searches   int
+	}{
+		{"home visit at the office", "elderly_visit", lat, long, "c03", 0},
+		{"counselling (street tier only)", "counselling", lat, long, "org-counsel", 0},
+		{"building safety (district only)", "building_safety", lat, long, "jingan-housing", 0},
+		{"meals (volunteer groups)", "elderly_meals", lat, long, "", 1},
+		{"home visit 200 m from the office", "elderly_visit", lat + 0.0018, long, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			idx.searches = 0
+			d, err := r.Route(ctx, st.MustFile(t, tc.code, tc.lat, tc.long), st.Clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.unit != "" && d.UnitID != tc.unit {
+				t.Errorf("went to %s (%s), want %s", d.UnitID, d.Reason, tc.unit)
+			}
+			if tc.searches == 0 && idx.searches != 0 {
+				t.Errorf("%d GEO searches, want none", idx.searches)
+			}
+			if tc.searches > 0 && idx.searches == 0 {
+				t.Errorf("no GEO search: a nearer volunteer group could have been missed")
+			}
+		})
+	}
+}
+
+// A street organization without a point on the map still serves when the
+// ones with a point are full, before the district is asked.
+func TestRoute_StreetUnitWithoutPointServes(t *testing.T) {
+	n, c := network.Demo()
+	var orgs []string
+	for i, u := range n.Units {
+		if u.Kind == hotline.KindOrganization && u.Handles("counselling") {
+			orgs = append(orgs, u.ID)
+			n.Units[i].Capacity = 1
+		}
+	}
+	if len(orgs) != 1 {
+		t.Fatalf("demo: %d counselling organizations, want 1", len(orgs))
+	}
+	far := hotline.Unit{ID: "org-counsel-2", Kind: hotline.KindOrganization, NameZH: "心理服务站", NameEN: "Counselling point",
+		Tier: hotline.TierStreet, Categories: []string{"counselling"}}
+	n.Units = append(n.Units, far)
+	st := MustStreet(t)
+	st.Network, st.Catalog = n, c
+	st.Dir = hotline.NewStaticDirectory(n, c)
+	st.Dispatch = st.MustService(t, st.Client)
+	first := st.MustRouted(t, "counselling", "c07")
+	if first.UnitID != orgs[0] {
+		t.Fatalf("first went to %s (%s), want %s", first.UnitID, first.RouteReason, orgs[0])
+	}
+	second := st.MustRouted(t, "counselling", "c07")
+	if second.UnitID != far.ID || second.Tier != hotline.TierStreet {
+		t.Errorf("with %s full the ticket went to %s at tier %d (%s), want %s at tier 2",
+			orgs[0], second.UnitID, second.Tier, second.RouteReason, far.ID)
 	}
 }
