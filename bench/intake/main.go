@@ -36,6 +36,7 @@ func main() {
 	n := flag.Int("n", 20000, "tickets to post per target")
 	c := flag.Int("c", 50, "concurrent clients")
 	warm := flag.Int("warmup", 500, "requests before measuring")
+	rounds := flag.Int("rounds", 6, "rounds each target runs, taking turns with the other")
 	redisURL := flag.String("redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis both targets use")
 	flag.Parse()
 
@@ -43,7 +44,7 @@ func main() {
 		runFloor(*floorAddr, *redisURL)
 		return
 	}
-	if err := bench(*n, *c, *warm, *redisURL); err != nil {
+	if err := bench(*n, *c, *warm, *rounds, *redisURL); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -101,11 +102,48 @@ type result struct {
 	// ticket in µs: unlike throughput, it does not depend on what else
 	// the machine is doing.
 	cpuPerOp float64
+	// redisPerOp and clientPerOp are the same for Redis (from INFO cpu,
+	// so it counts everything Redis did meanwhile) and for this program's
+	// load generator: on a shared machine all three compete for the cores.
+	redisPerOp, clientPerOp float64
+	lat                     []time.Duration
+}
+
+func (r result) allPerOp() float64 { return r.cpuPerOp + r.redisPerOp + r.clientPerOp }
+
+// merge adds up rounds of one target: tickets, time and CPU add; the
+// percentiles are over every request of every round.
+func merge(rs []result) result {
+	var m result
+	var cpu, rcpu, ccpu float64
+	for _, r := range rs {
+		m.name = r.name
+		m.n += r.n
+		m.errs += r.errs
+		m.elapsed += r.elapsed
+		m.lat = append(m.lat, r.lat...)
+		cpu += r.cpuPerOp * float64(r.n)
+		rcpu += r.redisPerOp * float64(r.n)
+		ccpu += r.clientPerOp * float64(r.n)
+	}
+	n := float64(m.n)
+	m.cpuPerOp, m.redisPerOp, m.clientPerOp = cpu/n, rcpu/n, ccpu/n
+	sort.Slice(m.lat, func(i, j int) bool { return m.lat[i] < m.lat[j] })
+	m.p50, m.p99, m.pmax = m.lat[m.n/2], m.lat[m.n*99/100], m.lat[m.n-1]
+	return m
+}
+
+func median(xs []float64) float64 {
+	if len(xs)%2 == 1 {
+		return xs[len(xs)/2]
+	}
+	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 }
 
 func (r result) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
 
-func bench(n, c, warm int, redisURL string) error {
+func bench(n, c, warm, rounds int, redisURL string) error {
+	rounds = max(1, rounds)
 	tmp, err := os.MkdirTemp("", "bench-intake")
 	if err != nil {
 		return err
@@ -157,23 +195,60 @@ func bench(n, c, warm int, redisURL string) error {
 	}
 	time.Sleep(200 * time.Millisecond)
 
-	fmt.Printf("intake benchmark: %d tickets, %d concurrent clients, redis %s, %d CPUs\n", n, c, redisURL, numCPU())
-	// Alternate the order so neither target always runs on a warmer machine.
-	h1 := load("hotline", "http://"+hAddr, n, c, warm, hotline.Process.Pid)
-	f1 := load("floor (net/http + 1 XADD)", "http://"+fAddr, n, c, warm, floor.Process.Pid)
-	for _, r := range []result{h1, f1} {
-		fmt.Printf("%-28s %8.0f tickets/s  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  server CPU %6.1f µs/ticket  errors %d\n",
-			r.name, r.rate(), ms(r.p50), ms(r.p99), ms(r.pmax), r.cpuPerOp, r.errs)
+	fmt.Printf("intake benchmark: %d tickets per target in %d alternating rounds, %d concurrent clients, redis %s, %d CPUs\n",
+		n, rounds, c, redisURL, numCPU())
+	rdb := redisClient(redisURL)
+	defer rdb.Close()
+	// The two targets take turns, in rounds, in the order H F F H H F ...:
+	// on a shared machine the CPU left to a benchmark drifts over seconds,
+	// and one long run each would credit that drift to one of them.
+	hotlineT := target{name: "hotline", base: "http://" + hAddr, pid: hotline.Process.Pid}
+	floorT := target{name: "floor (net/http + 1 XADD)", base: "http://" + fAddr, pid: floor.Process.Pid}
+	per := max(1, n/rounds)
+	var hs, fs []result
+	var ratios []float64
+	for r := 0; r < rounds; r++ {
+		w := 0
+		if r == 0 {
+			w = warm
+		}
+		var h, f result
+		if r%2 == 0 {
+			h = load(hotlineT, per, c, w, rdb)
+			f = load(floorT, per, c, w, rdb)
+		} else {
+			f = load(floorT, per, c, w, rdb)
+			h = load(hotlineT, per, c, w, rdb)
+		}
+		hs, fs = append(hs, h), append(fs, f)
+		ratios = append(ratios, h.rate()/f.rate())
 	}
-	fmt.Printf("ratio hotline/floor: %.2f (throughput), p99 %.2fx, server CPU per ticket %.2fx\n",
-		h1.rate()/f1.rate(), float64(h1.p99)/float64(f1.p99), h1.cpuPerOp/f1.cpuPerOp)
+	h1, f1 := merge(hs), merge(fs)
+	for _, r := range []result{h1, f1} {
+		fmt.Printf("%-28s %8.0f tickets/s  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms  errors %d\n",
+			r.name, r.rate(), ms(r.p50), ms(r.p99), ms(r.pmax), r.errs)
+		fmt.Printf("%-28s CPU per ticket: server %6.1f µs, redis %6.1f µs, load generator %6.1f µs, all %6.1f µs\n",
+			"", r.cpuPerOp, r.redisPerOp, r.clientPerOp, r.allPerOp())
+	}
+	sort.Float64s(ratios)
+	fmt.Printf("ratio hotline/floor: %.2f (throughput over all rounds; per round %.2f to %.2f, median %.2f), p99 %.2fx\n",
+		h1.rate()/f1.rate(), ratios[0], ratios[len(ratios)-1], median(ratios), float64(h1.p99)/float64(f1.p99))
+	fmt.Printf("CPU per ticket, hotline/floor: server %.2fx, all three processes %.2fx (so where CPU is the limit the floor's own share is %.2f)\n",
+		h1.cpuPerOp/f1.cpuPerOp, h1.allPerOp()/f1.allPerOp(), f1.allPerOp()/h1.allPerOp())
 	if h1.errs > 0 || f1.errs > 0 {
 		return fmt.Errorf("%d + %d requests failed", h1.errs, f1.errs)
 	}
 	return nil
 }
 
-func load(name, base string, n, c, warm, pid int) result {
+// target is one HTTP server under load.
+type target struct {
+	name, base string
+	pid        int
+}
+
+func load(t target, n, c, warm int, rdb *redis.Client) result {
+	name, base, pid := t.name, t.base, t.pid
 	tr := &http.Transport{MaxIdleConns: c, MaxIdleConnsPerHost: c}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
@@ -227,15 +302,17 @@ func load(name, base string, n, c, warm, pid int) result {
 		wg.Wait()
 		return time.Since(t0), errs.Load()
 	}
-	run(warm, nil)
+	if warm > 0 {
+		run(warm, nil)
+	}
 	lat := make([]time.Duration, n)
-	cpu0 := cpuTime(pid)
+	cpu0, r0, c0 := cpuTime(pid), redisCPU(rdb), cpuTime(os.Getpid())
 	elapsed, errs := run(n, lat)
-	cpu := cpuTime(pid) - cpu0
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return result{name: name, n: n, errs: errs, elapsed: elapsed,
-		p50: lat[n/2], p99: lat[n*99/100], pmax: lat[n-1],
-		cpuPerOp: float64(cpu.Microseconds()) / float64(n)}
+	cpu, rcpu, ccpu := cpuTime(pid)-cpu0, redisCPU(rdb)-r0, cpuTime(os.Getpid())-c0
+	return result{name: name, n: n, errs: errs, elapsed: elapsed, lat: lat,
+		cpuPerOp:    float64(cpu.Microseconds()) / float64(n),
+		redisPerOp:  float64(rcpu.Microseconds()) / float64(n),
+		clientPerOp: float64(ccpu.Microseconds()) / float64(n)}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -310,4 +387,30 @@ func cpuTime(pid int) time.Duration {
 	fmt.Sscan(f[12], &st)
 	const clkTck = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / clkTck
+}
+
+func redisClient(url string) *redis.Client {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		panic(err)
+	}
+	return redis.NewClient(opt)
+}
+
+// redisCPU is Redis's own user + system CPU time, from INFO cpu.
+func redisCPU(rdb *redis.Client) time.Duration {
+	s, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, l := range strings.Split(s, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			var f float64
+			fmt.Sscan(v, &f)
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
