@@ -19,9 +19,12 @@ import (
 // within pongWait is dead; pings go out every pingPeriod, which must be
 // less than pongWait so that a live board always answers in time.
 const (
-	writeWait  = 10 * time.Second
-	pongWait   = 60 * time.Second
-	pingPeriod = pongWait * 9 / 10
+	writeWait = 10 * time.Second
+	// deadlineSlack is how much of writeWait a message's write may find
+	// already spent (see setWriteDeadline).
+	deadlineSlack = time.Second
+	pongWait      = 60 * time.Second
+	pingPeriod    = pongWait * 9 / 10
 
 	// wsReadLimit bounds a message from a board. Boards only answer
 	// pings; anything bigger is a misbehaving client, closed with 1009.
@@ -110,17 +113,40 @@ type client struct {
 	send  chan *frame
 	group *group // guarded by hub.mu
 
-	kick     chan struct{} // closed by the hub to end the connection
+	// kick is closed to end the connection: by the hub (code says why,
+	// and the board is told) or by the read pump when the board has gone
+	// (code 0: nothing to tell). One channel, not two, keeps the writer's
+	// select small: it runs once per message per board.
+	kick     chan struct{}
+	kicked   atomic.Bool // set just before kick is closed
 	kickOnce sync.Once
-	code     closeCode     // set before kick is closed
-	done     chan struct{} // closed when the read pump ends
+	code     closeCode // set before kicked
+
+	// deadline is the write deadline last set by write or writeFrame
+	// (the writer goroutine's alone); see setWriteDeadline.
+	deadline time.Time
 }
 
 func (c *client) kickWith(code closeCode) {
 	c.kickOnce.Do(func() {
 		c.code = code
+		c.kicked.Store(true)
 		close(c.kick)
 	})
+}
+
+// setWriteDeadline gives the next write at least writeWait-deadlineSlack to
+// finish. It moves the socket's deadline only when less than that is left,
+// about once a second on a busy board rather than on every message:
+// resetting a deadline is a timer operation on the hot path of every
+// event and every board.
+func (c *client) setWriteDeadline() {
+	now := time.Now()
+	if c.deadline.Sub(now) >= writeWait-deadlineSlack {
+		return
+	}
+	c.deadline = now.Add(writeWait)
+	c.conn.SetWriteDeadline(c.deadline)
 }
 
 // controlMessage is a message that is not a ticket change: hello (live from
@@ -192,7 +218,7 @@ func (s *Server) handleWS(h *hub, up *websocket.Upgrader) http.Handler {
 			_ = tc.SetWriteBuffer(int(wsSendBuffer.Load()))
 		}
 		c := &client{conn: conn, user: u, send: make(chan *frame, wsQueue.Load()),
-			kick: make(chan struct{}), done: make(chan struct{})}
+			kick: make(chan struct{})}
 		if sess != nil {
 			c.expires = sess.ExpiresAt
 			token := sess.Token
@@ -233,8 +259,12 @@ func (c *client) refuse(err error) {
 	}
 }
 
-// closeWith sends a close frame; the caller closes the connection.
+// closeWith sends a close frame; the caller closes the connection. Code 0
+// sends nothing (the board is gone).
 func (c *client) closeWith(code closeCode) {
+	if code == 0 {
+		return
+	}
 	msg := websocket.FormatCloseMessage(int(code), code.reason())
 	_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
 }
@@ -245,7 +275,7 @@ func (c *client) closeWith(code closeCode) {
 func (c *client) readPump(h *hub) {
 	defer func() {
 		h.unsubscribe(c)
-		close(c.done)
+		c.kickWith(0) // gone: the writer stops without a close frame
 		c.conn.Close()
 	}()
 	c.conn.SetReadLimit(wsReadLimit)
@@ -267,10 +297,12 @@ func (c *client) readPump(h *hub) {
 // board up to date (r), then writes live frames until the hub kicks the
 // board or the connection fails.
 func (c *client) writePump(r *resume) {
-	ticker := time.NewTicker(pingPeriod)
-	check := time.NewTicker(time.Duration(wsSessionCheck.Load()))
+	// One ticker for the session check and the ping (the check comes at
+	// least as often), so the select below has three cases.
+	every := min(time.Duration(wsSessionCheck.Load()), pingPeriod)
+	ticker := time.NewTicker(every)
+	lastPing := time.Now()
 	defer func() {
-		check.Stop()
 		ticker.Stop()
 		c.conn.Close()
 	}()
@@ -289,17 +321,13 @@ func (c *client) writePump(r *resume) {
 	for {
 		// A kicked board is closed before anything else is written:
 		// the close code is what tells it to reconnect with since.
-		select {
-		case <-c.kick:
+		if c.kicked.Load() {
 			c.closeWith(c.code)
 			return
-		default:
 		}
 		select {
 		case <-c.kick:
 			c.closeWith(c.code)
-			return
-		case <-c.done:
 			return
 		case f := <-c.send:
 			if own != nil {
@@ -319,25 +347,25 @@ func (c *client) writePump(r *resume) {
 			if err := c.writeFrame(f); err != nil {
 				return
 			}
-		case <-check.C:
-			if c.alive != nil && !c.alive() {
+		case now := <-ticker.C:
+			if !c.expires.IsZero() && now.After(c.expires) || c.alive != nil && !c.alive() {
 				c.closeWith(closeSession)
 				return
 			}
-		case <-ticker.C:
-			if !c.expires.IsZero() && time.Now().After(c.expires) {
-				c.closeWith(closeSession)
-				return
-			}
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				return
+			// A tick may come a little early: ping at 9/10 of the period
+			// or later, well before the board's pongWait runs out.
+			if now.Sub(lastPing) >= pingPeriod*9/10 {
+				lastPing = now
+				if err := c.conn.WriteControl(websocket.PingMessage, nil, now.Add(writeWait)); err != nil {
+					return
+				}
 			}
 		}
 	}
 }
 
 func (c *client) write(data []byte) error {
-	c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+	c.setWriteDeadline()
 	return c.conn.WriteMessage(websocket.TextMessage, data)
 }
 
@@ -346,7 +374,7 @@ func (c *client) writeFrame(f *frame) error {
 	if f.prepared == nil {
 		return c.write(f.data)
 	}
-	c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+	c.setWriteDeadline()
 	return c.conn.WritePreparedMessage(f.prepared)
 }
 
