@@ -36,6 +36,9 @@ type DB struct {
 	pprefix [partitions]string
 	// batch pipelines the commands of concurrent requests (batch.go).
 	batch *batcher
+	// echo hands this process's own feed entries to its running tails
+	// (echo.go).
+	echo echoes
 }
 
 // NewDB wraps c. The caller keeps ownership of c and closes it. prefix must

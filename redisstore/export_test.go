@@ -37,3 +37,7 @@ func SetFeedMaxLen(db *DB, n int64) { db.feedMaxLen = n }
 // CodeGone is the error code ReadSince answers for a trimmed position
 // (hotline.EGONE once the root package declares it).
 const CodeGone = codeGone
+
+// EchoesTaken counts the feed entries that db's tails got straight from
+// this process's writes rather than from XREAD (echo.go).
+func EchoesTaken(db *DB) int64 { return db.echo.taken.Load() }

@@ -301,24 +301,24 @@ func (f *Feed) Tail(ctx context.Context, from hotline.FeedPosition, fn func(hotl
 		<-ctx.Done()
 		closeClient()
 	}()
-	var mu sync.Mutex
+	st := &tailState{last: from.Copy(), fn: fn}
+	f.db.echo.add(st)
+	defer f.db.echo.remove(st)
 	for p := range partitions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f.tailPartition(ctx, client, p, from[p], func(fe hotline.FeedEvent) {
-				mu.Lock()
-				defer mu.Unlock()
-				fn(fe)
-			})
+			f.tailPartition(ctx, client, p, from[p], st)
 		}()
 	}
 	wg.Wait()
 	return nil
 }
 
-// tailPartition follows one partition from last until ctx ends.
-func (f *Feed) tailPartition(ctx context.Context, client redis.UniversalClient, p int, last string, fn func(hotline.FeedEvent)) {
+// tailPartition follows one partition from last until ctx ends. Entries
+// the tail already delivered (echoed by this process) are skipped before
+// they are decoded.
+func (f *Feed) tailPartition(ctx context.Context, client redis.UniversalClient, p int, last string, st *tailState) {
 	key := f.db.pkey(p, "feed")
 	failures := 0
 	for ctx.Err() == nil {
@@ -344,14 +344,18 @@ func (f *Feed) tailPartition(ctx context.Context, client redis.UniversalClient, 
 		for _, s := range res {
 			for _, m := range s.Messages {
 				last = m.ID
+				if st.seen(p, m.ID) {
+					continue
+				}
 				fe, err := decodeFeedEntry(p, m)
 				if err != nil {
 					// Skipping is the only way past an entry that cannot be
 					// decoded; stopping would freeze the partition for good.
 					f.logger().Error("feed tail: skipping an undecodable entry", "partition", p, "stream_id", m.ID, "err", err)
+					st.skip(p, m.ID)
 					continue
 				}
-				fn(fe)
+				st.deliver(fe)
 			}
 		}
 	}

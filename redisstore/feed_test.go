@@ -439,3 +439,132 @@ func TestFeedTailSurvivesDroppedConnections(t *testing.T) {
 		}
 	})
 }
+
+// Replica A follows the feed while it and replica B write into the same
+// two partitions at once. A hands its own entries to its tail directly
+// (the local echo) and gets B's by XREAD; whatever the interleaving, its
+// tail delivers every entry once, in stream order within each partition,
+// exactly as ReadSince reads them back.
+func TestFeedTailEchoKeepsOrder(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		a := b.db
+		replicaB := redisstore.NewDB(a.Client(), a.Prefix())
+		sa, sb := redisstore.NewTicketStore(a), redisstore.NewTicketStore(replicaB)
+		f := redisstore.NewFeed(a)
+		from := MustHead(t, f)
+
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var (
+			mu  sync.Mutex
+			got []hotline.FeedEvent
+		)
+		go f.Tail(ctx, from, func(e hotline.FeedEvent) {
+			mu.Lock()
+			got = append(got, e)
+			mu.Unlock()
+		})
+		// Tail registers itself as it starts; let it.
+		for i := 0; i < 100 && redisstore.EchoesTaken(a) == 0; i++ {
+			MustCreateTicket(t, sa, NewTicket(), KeyInPartition(0, fmt.Sprintf("warm-%d", i)))
+			time.Sleep(5 * time.Millisecond)
+		}
+
+		var wg sync.WaitGroup
+		for w, s := range []*redisstore.TicketStore{sa, sb, sa, sb} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 40 {
+					tk := MustCreateTicket(t, s, NewTicket(), KeyInPartition(i%2, fmt.Sprintf("w%d-%d", w, i)))
+					if i%3 == 0 {
+						MustUpdateTicket(t, s, tk.ID, route("c02"))
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		want := MustReadSince(t, f, from, 0)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n >= len(want) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // room for a duplicate to show
+		mu.Lock()
+		defer mu.Unlock()
+		ids := func(evs []hotline.FeedEvent) map[int][]string {
+			m := map[int][]string{}
+			for _, e := range evs {
+				m[e.Partition] = append(m[e.Partition], e.StreamID)
+			}
+			return m
+		}
+		g, w := ids(got), ids(want)
+		for p := range redisstore.Partitions {
+			if !slices.Equal(g[p], w[p]) {
+				t.Errorf("partition %d: tail gave %d entries, want %d in order\n got %v\nwant %v", p, len(g[p]), len(w[p]), g[p], w[p])
+			}
+		}
+		for i, e := range got {
+			if e.Ticket.ID != e.Event.TicketID || e.Event.Position != e.StreamID || e.Ticket.Status == "" {
+				t.Fatalf("delivery %d: %+v: summary or position missing", i, e)
+			}
+		}
+		if redisstore.EchoesTaken(a) == 0 {
+			t.Error("no entry reached the tail by the local echo")
+		}
+	})
+}
+
+// Read-your-writes on the live board: once a change made through this
+// process has returned, the process's running tail has delivered it.
+func TestFeedTailHasOwnChangesBeforeTheyReturn(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s, f := redisstore.NewTicketStore(b.db), redisstore.NewFeed(b.db)
+		from := MustHead(t, f)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var (
+			mu        sync.Mutex
+			delivered = map[string]int{} // ticket id → events delivered
+		)
+		go f.Tail(ctx, from, func(e hotline.FeedEvent) {
+			mu.Lock()
+			delivered[e.Event.TicketID]++
+			mu.Unlock()
+		})
+		count := func(id string) int {
+			mu.Lock()
+			defer mu.Unlock()
+			return delivered[id]
+		}
+		// Wait until the tail is running: then it has delivered a change
+		// by the time the change returns.
+		for i := 0; ; i++ {
+			tk := MustCreateTicket(t, s, NewTicket(), "")
+			time.Sleep(10 * time.Millisecond)
+			if count(tk.ID) == 1 && redisstore.EchoesTaken(b.db) > 0 {
+				break
+			}
+			if i == 300 {
+				t.Fatal("the tail never started")
+			}
+		}
+		for i := range 20 {
+			tk := MustCreateTicket(t, s, NewTicket(), "")
+			if n := count(tk.ID); n != 1 {
+				t.Fatalf("change %d: ticket %s created, its event delivered %d times when the create returned", i, tk.ID, n)
+			}
+			MustUpdateTicket(t, s, tk.ID, route("c03"))
+			if n := count(tk.ID); n != 2 {
+				t.Fatalf("change %d: ticket %s routed, %d events delivered when the update returned, want 2", i, tk.ID, n)
+			}
+		}
+	})
+}

@@ -52,6 +52,18 @@ local function track(due, id, dl, load, dec, inc)
 end
 `
 
+// luaLastID returns the id of a stream's last entry, "0-0" when it has
+// none (what an empty partition's feed position holds).
+const luaLastID = `
+local function lastID(key)
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  if last[1] then
+    return last[1][1]
+  end
+  return '0-0'
+end
+`
+
 // createScript allocates the next ticket number of a partition and writes
 // the ticket, its first event, the feed entry, the indexes, the deadline
 // queue entry, the unit's open-ticket counter and the idempotency key in
@@ -71,8 +83,11 @@ end
 // 10 feed MAXLEN, 11 idempotency TTL seconds, 12 n, 13 next deadline unix
 // ms ("0": none), 14 unit whose open count goes up ("" for none).
 //
-// Returns {1, id} when created, {0, id} when the key was seen before.
-var createScript = redis.NewScript(luaDamm + luaTrack + `
+// Returns {1, id, feed entry id, the feed's previous last entry id ("0-0"
+// for none)} when created, {0, id} when the key was seen before. The two
+// feed ids let this process hand the entry to its own live boards at once
+// (see echo.go).
+var createScript = redis.NewScript(luaDamm + luaTrack + luaLastID + `
 local nidx = tonumber(ARGV[12])
 local idem = KEYS[5 + nidx]
 if idem then
@@ -96,7 +111,8 @@ end
 local e = ARGV[5] .. id .. ARGV[6]
 redis.call('HSET', tkey, 'v', '1', 'd', ARGV[3] .. id .. ARGV[4], 'n', ARGV[13])
 redis.call('XADD', tkey .. ':ev', '*', 'e', e)
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[10], '*', 't', id, 'e', e, 's', ARGV[7] .. id .. ARGV[8])
+local prev = lastID(KEYS[2])
+local fid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[10], '*', 't', id, 'e', e, 's', ARGV[7] .. id .. ARGV[8])
 for i = 5, 4 + nidx do
   redis.call('ZADD', KEYS[i], ARGV[9], id)
 end
@@ -104,7 +120,7 @@ track(KEYS[3], id, ARGV[13], KEYS[4], '', ARGV[14])
 if idem then
   redis.call('SET', idem, id, 'EX', ARGV[11])
 end
-return {1, id}
+return {1, id, fid, prev}
 `)
 
 // updateScript stores a new version of a ticket if nobody else stored one
@@ -119,19 +135,20 @@ return {1, id}
 // JSON, 11 next deadline unix ms ("0": none), 12/13 units whose open count
 // goes down/up ("" for none).
 //
-// Returns 1 when stored, 0 when the version moved on, -1 when the ticket is
-// gone.
-var updateScript = redis.NewScript(luaTrack + `
+// Returns {1, feed entry id, the feed's previous last entry id} when
+// stored, {0} when the version moved on, {-1} when the ticket is gone.
+var updateScript = redis.NewScript(luaTrack + luaLastID + `
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then
-  return -1
+  return {-1}
 end
 if v ~= ARGV[1] then
-  return 0
+  return {0}
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'n', ARGV[11])
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[4])
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 't', ARGV[5], 'e', ARGV[4], 's', ARGV[10])
+local prev = lastID(KEYS[3])
+local fid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 't', ARGV[5], 'e', ARGV[4], 's', ARGV[10])
 local nrem, nadd = tonumber(ARGV[8]), tonumber(ARGV[9])
 for i = 6, 5 + nrem do
   redis.call('ZREM', KEYS[i], ARGV[5])
@@ -140,7 +157,7 @@ for i = 6 + nrem, 5 + nrem + nadd do
   redis.call('ZADD', KEYS[i], ARGV[6], ARGV[5])
 end
 track(KEYS[4], ARGV[5], ARGV[11], KEYS[5], ARGV[12], ARGV[13])
-return 1
+return {1, fid, prev}
 `)
 
 // claimDueScript hands out the tickets of one partition whose deadline is

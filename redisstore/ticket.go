@@ -161,7 +161,7 @@ func (s *TicketStore) CreateTicket(ctx context.Context, t *hotline.Ticket, idemp
 	if err != nil {
 		return false, storeErr(err)
 	}
-	if len(res) != 2 {
+	if len(res) < 2 {
 		return false, hotline.Internal(fmt.Errorf("create script answered %v", res))
 	}
 	created, _ := res[0].(int64)
@@ -169,6 +169,11 @@ func (s *TicketStore) CreateTicket(ctx context.Context, t *hotline.Ticket, idemp
 	if created == 1 {
 		c.ID = id
 		*t = c
+		if len(res) == 4 {
+			fid, _ := res[2].(string)
+			prev, _ := res[3].(string)
+			s.db.echo.offer(p, prev, fid, id, eHead+id+eTail, sHead+id+sTail)
+		}
 		return true, nil
 	}
 	first, err := s.FindTicket(ctx, id)
@@ -332,12 +337,20 @@ func (s *TicketStore) UpdateTicket(ctx context.Context, id string, change hotlin
 		keys = append(keys, newIdx...)
 		res, err := updateScript.Run(ctx, s.db.client, keys,
 			cur.Version, next.Version, d, e, id, next.CreatedAt.UnixMilli(), s.db.feedMaxLen,
-			len(leave), len(newIdx), sum, deadlineMS(&next), dec, inc).Int64()
+			len(leave), len(newIdx), sum, deadlineMS(&next), dec, inc).Slice()
 		if err != nil {
 			return nil, storeErr(err)
 		}
-		switch res {
+		if len(res) == 0 {
+			return nil, hotline.Internal(fmt.Errorf("update script answered nothing"))
+		}
+		switch code, _ := res[0].(int64); code {
 		case 1:
+			if len(res) == 3 {
+				fid, _ := res[1].(string)
+				prev, _ := res[2].(string)
+				s.db.echo.offer(p, prev, fid, id, string(e), string(sum))
+			}
 			return &next, nil
 		case -1:
 			return nil, ticketNotFound()
