@@ -55,6 +55,16 @@ func (e *echoes) remove(t *tailState) {
 	e.n.Store(int32(len(e.tails)))
 }
 
+// wanted is the scripts' flag asking for the feed ids: "1" while this
+// process has a running tail, so that a replica without boards does not
+// pay for the read of the stream's last entry.
+func (e *echoes) wanted() string {
+	if e.n.Load() > 0 {
+		return "1"
+	}
+	return "0"
+}
+
 // offer hands the feed entry fid of partition p (ticket id, event JSON,
 // summary JSON), which the script wrote right after prev, to the running
 // tails before the change's request returns. For the live board that means

@@ -81,10 +81,11 @@ end
 // and after its id, 5/6 event JSON before and after its ticket id, 7/8
 // summary JSON before and after its id, 9 created unix ms (index score),
 // 10 feed MAXLEN, 11 idempotency TTL seconds, 12 n, 13 next deadline unix
-// ms ("0": none), 14 unit whose open count goes up ("" for none).
+// ms ("0": none), 14 unit whose open count goes up ("" for none), 15 "1"
+// when the caller wants the feed ids (it has live tails to echo to).
 //
 // Returns {1, id, feed entry id, the feed's previous last entry id ("0-0"
-// for none)} when created, {0, id} when the key was seen before. The two
+// for none; "" when not wanted)} when created, {0, id} when the key was seen before. The two
 // feed ids let this process hand the entry to its own live boards at once
 // (see echo.go).
 var createScript = redis.NewScript(luaDamm + luaTrack + luaLastID + `
@@ -111,7 +112,10 @@ end
 local e = ARGV[5] .. id .. ARGV[6]
 redis.call('HSET', tkey, 'v', '1', 'd', ARGV[3] .. id .. ARGV[4], 'n', ARGV[13])
 redis.call('XADD', tkey .. ':ev', '*', 'e', e)
-local prev = lastID(KEYS[2])
+local prev = ''
+if ARGV[15] == '1' then
+  prev = lastID(KEYS[2])
+end
 local fid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[10], '*', 't', id, 'e', e, 's', ARGV[7] .. id .. ARGV[8])
 for i = 5, 4 + nidx do
   redis.call('ZADD', KEYS[i], ARGV[9], id)
@@ -133,10 +137,10 @@ return {1, id, fid, prev}
 // ARGV: 1 expected version, 2 new version, 3 ticket JSON, 4 event JSON,
 // 5 ticket id, 6 created unix ms, 7 feed MAXLEN, 8 nrem, 9 nadd, 10 summary
 // JSON, 11 next deadline unix ms ("0": none), 12/13 units whose open count
-// goes down/up ("" for none).
+// goes down/up ("" for none), 14 "1" when the caller wants the feed ids.
 //
-// Returns {1, feed entry id, the feed's previous last entry id} when
-// stored, {0} when the version moved on, {-1} when the ticket is gone.
+// Returns {1, feed entry id, the feed's previous last entry id ("" when
+// not wanted)} when stored, {0} when the version moved on, {-1} when the ticket is gone.
 var updateScript = redis.NewScript(luaTrack + luaLastID + `
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then
@@ -147,7 +151,10 @@ if v ~= ARGV[1] then
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'n', ARGV[11])
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[4])
-local prev = lastID(KEYS[3])
+local prev = ''
+if ARGV[14] == '1' then
+  prev = lastID(KEYS[3])
+end
 local fid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 't', ARGV[5], 'e', ARGV[4], 's', ARGV[10])
 local nrem, nadd = tonumber(ARGV[8]), tonumber(ARGV[9])
 for i = 6, 5 + nrem do

@@ -157,7 +157,7 @@ func (s *TicketStore) CreateTicket(ctx context.Context, t *hotline.Ticket, idemp
 	}
 	res, err := s.db.evalBatched(ctx, createScript, keys,
 		s.pkey(p)+":", p, tHead, tTail, eHead, eTail, sHead, sTail, c.CreatedAt.UnixMilli(),
-		s.db.feedMaxLen, int64(idemTTL/time.Second), len(idx), deadlineMS(&c), inc).Slice()
+		s.db.feedMaxLen, int64(idemTTL/time.Second), len(idx), deadlineMS(&c), inc, s.db.echo.wanted()).Slice()
 	if err != nil {
 		return false, storeErr(err)
 	}
@@ -337,7 +337,7 @@ func (s *TicketStore) UpdateTicket(ctx context.Context, id string, change hotlin
 		keys = append(keys, newIdx...)
 		res, err := updateScript.Run(ctx, s.db.client, keys,
 			cur.Version, next.Version, d, e, id, next.CreatedAt.UnixMilli(), s.db.feedMaxLen,
-			len(leave), len(newIdx), sum, deadlineMS(&next), dec, inc).Slice()
+			len(leave), len(newIdx), sum, deadlineMS(&next), dec, inc, s.db.echo.wanted()).Slice()
 		if err != nil {
 			return nil, storeErr(err)
 		}
