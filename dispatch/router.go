@@ -130,9 +130,9 @@ func (r *Router) index(n *hotline.Network) *unitIndex {
 		for _, u := range n.Units {
 			if _, dup := x.byID[u.ID]; !dup {
 				x.byID[u.ID] = u // the first wins, as in Network.Unit
-				for _, c := range u.Categories {
+				for i, c := range u.Categories {
 					x.sets[setKey{c, u.Tier}]++
-					if k := (setKey{c, u.Kind.Tier()}); u.Handles(c) && !slices.Contains(x.members[k], u.ID) {
+					if k := (setKey{c, u.Kind.Tier()}); u.Handles(c) && !slices.Contains(u.Categories[:i], c) {
 						x.members[k] = append(x.members[k], u.ID)
 					}
 				}

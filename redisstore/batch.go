@@ -50,16 +50,26 @@ func newBatcher(c redis.UniversalClient) *batcher {
 }
 
 // do has queue add one command to the next pipeline and waits for its
-// reply. queue runs on the flushing goroutine.
+// reply. queue runs on the goroutine that sends the pipeline.
+//
+// A call that finds no pipeline out leads: it sends the queue (itself
+// included) on its own goroutine, which spares an unloaded caller two
+// goroutine hand-overs per round trip. If more commands queued up
+// meanwhile, it hands them to a flushing goroutine and returns; while that
+// goroutine runs, later calls only queue and wait. A leader waits for its
+// pipeline even if its context ends meanwhile: the pipeline carries others'
+// commands too, and the client's read and write timeouts bound it.
 func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner) redis.Cmder) (redis.Cmder, error) {
 	c := &batchCall{ctx: ctx, queue: queue, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
-	start := !b.flushing
+	lead := !b.flushing
 	b.flushing = true
 	b.mu.Unlock()
-	if start {
-		go b.flush()
+	if lead {
+		if b.sendOne() {
+			go b.flush()
+		}
 	}
 	select {
 	case <-c.done:
@@ -74,24 +84,31 @@ func (b *batcher) do(ctx context.Context, queue func(redis.Pipeliner) redis.Cmde
 
 // flush sends pipelines until the queue is empty.
 func (b *batcher) flush() {
-	var calls []*batchCall
-	for {
-		b.mu.Lock()
-		n := min(len(b.queue), b.max)
-		if n == 0 {
-			b.flushing = false
-			b.queue = b.queue[:0]
-			b.mu.Unlock()
-			return
-		}
-		calls = append(calls[:0], b.queue[:n]...)
-		rest := copy(b.queue, b.queue[n:])
-		clear(b.queue[rest:])
-		b.queue = b.queue[:rest]
-		b.mu.Unlock()
-		b.exec(calls)
-		clear(calls)
+	for b.sendOne() {
 	}
+}
+
+// sendOne sends one pipeline of up to max queued commands and reports
+// whether more are waiting; when none are, the batcher is idle again.
+func (b *batcher) sendOne() bool {
+	b.mu.Lock()
+	n := min(len(b.queue), b.max)
+	calls := make([]*batchCall, n)
+	copy(calls, b.queue[:n])
+	rest := copy(b.queue, b.queue[n:])
+	clear(b.queue[rest:])
+	b.queue = b.queue[:rest]
+	b.mu.Unlock()
+	if n > 0 {
+		b.exec(calls)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		b.flushing = false
+		return false
+	}
+	return true
 }
 
 func (b *batcher) exec(calls []*batchCall) {
