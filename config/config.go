@@ -70,10 +70,13 @@ type Open311 struct {
 }
 
 type Twilio struct {
-	AccountSID string `toml:"account_sid"`
-	AuthToken  string `toml:"auth_token"`
-	PublicURL  string `toml:"public_url"`
-	FromNumber string `toml:"from_number"`
+	AccountSID          string `toml:"account_sid"`
+	AuthToken           string `toml:"auth_token"`
+	PublicURL           string `toml:"public_url"`
+	FromNumber          string `toml:"from_number"`
+	MessagingServiceSID string `toml:"messaging_service_sid"`
+	VoiceHours          string `toml:"voice_hours"`
+	Simulator           string `toml:"simulator"`
 }
 
 type Network struct {
@@ -119,6 +122,7 @@ func Default() Config {
 		Redis:    Redis{Prefix: "hotline"},
 		Embedded: Embedded{SnapshotInterval: Duration{10 * time.Second}},
 		Open311:  Open311{Jurisdiction: "caojiadu.jingan.shanghai.cn"},
+		Twilio:   Twilio{VoiceHours: "daily 08:00-20:00", Simulator: "auto"},
 		Dispatch: dispatch.DefaultConfig(),
 		Log:      Log{Level: "info", Format: "text"},
 	}
@@ -205,6 +209,27 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.Dispatch.Compile(nil); err != nil {
 		fe.Add("dispatch", hotline.ErrorMessage(err))
+	}
+	if _, err := dispatch.ParseHours(c.Twilio.VoiceHours); err != nil {
+		fe.Add("twilio.voice_hours", hotline.ErrorMessage(err))
+	}
+	switch c.Twilio.Simulator {
+	case "auto", "on", "off":
+	default:
+		fe.Add("twilio.simulator", "must be auto, on or off")
+	}
+	if c.Twilio.AccountSID != "" {
+		// A real account: Twilio must be able to reach us and we must be
+		// able to check its signatures and to send.
+		if c.Twilio.AuthToken == "" {
+			fe.Add("twilio.auth_token", "is needed with an account_sid, to check webhook signatures and to send SMS (set HOTLINE_TWILIO_AUTH_TOKEN)")
+		}
+		if c.Twilio.PublicURL == "" {
+			fe.Add("twilio.public_url", "is needed with an account_sid: the URL Twilio calls, against which signatures are checked")
+		}
+		if c.Twilio.FromNumber == "" && c.Twilio.MessagingServiceSID == "" {
+			fe.Add("twilio.from_number", "is needed with an account_sid (or set messaging_service_sid): the sender of the hotline's SMS")
+		}
 	}
 	if err := fe.Err(); err != nil {
 		e := err.(*hotline.Error)

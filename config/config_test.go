@@ -77,6 +77,11 @@ func TestBadConfigIsRefusedClearly(t *testing.T) {
 		"bad log level":     {env: []string{"HOTLINE_LOG_LEVEL=loud"}},
 		"bad working hours": {env: []string{"HOTLINE_DISPATCH_WORKING_HOURS=whenever"}},
 		"bad accept limit":  {file: "[dispatch.limits]\naccept = \"soon\"\n"},
+		"bad voice hours":   {env: []string{"HOTLINE_TWILIO_VOICE_HOURS=always-ish"}},
+		"bad simulator":     {env: []string{"HOTLINE_TWILIO_SIMULATOR=maybe"}},
+		"account, no token": {env: []string{"HOTLINE_TWILIO_ACCOUNT_SID=AC123", "HOTLINE_TWILIO_PUBLIC_URL=https://x", "HOTLINE_TWILIO_FROM_NUMBER=+8621000"}},
+		"account, no url":   {env: []string{"HOTLINE_TWILIO_ACCOUNT_SID=AC123", "HOTLINE_TWILIO_AUTH_TOKEN=t", "HOTLINE_TWILIO_FROM_NUMBER=+8621000"}},
+		"account, no from":  {env: []string{"HOTLINE_TWILIO_ACCOUNT_SID=AC123", "HOTLINE_TWILIO_AUTH_TOKEN=t", "HOTLINE_TWILIO_PUBLIC_URL=https://x"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := ""
