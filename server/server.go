@@ -186,6 +186,16 @@ func (s *Server) OnShutdown(f func()) {
 
 // Open listens on Config.Addr and serves in the background until Close.
 func (s *Server) Open() error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	return s.Serve()
+}
+
+// Listen binds Config.Addr without serving yet, so that the caller can
+// learn the address (URL) before it adds the routes that need it, then
+// Serve. Open does both.
+func (s *Server) Listen() error {
 	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,6 +211,19 @@ func (s *Server) Open() error {
 		return err
 	}
 	s.ln = ln
+	return nil
+}
+
+// Serve serves on the listener Listen bound, in the background until Close.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return errors.New("server: Serve before Listen")
+	}
+	if s.srv != nil {
+		return errors.New("server: already serving")
+	}
 	s.srv = &http.Server{
 		Handler: s.handler,
 		// Slow-header clients hold a connection for nothing; bodies are
@@ -214,11 +237,11 @@ func (s *Server) Open() error {
 	for _, f := range s.onShutdown {
 		s.srv.RegisterOnShutdown(f)
 	}
-	go func(srv *http.Server) {
+	go func(srv *http.Server, ln net.Listener) {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.Logger.Error("http server stopped", "err", err)
 		}
-	}(s.srv)
+	}(s.srv, s.ln)
 	return nil
 }
 
@@ -252,9 +275,12 @@ func (s *Server) URL() string {
 // in-flight requests to finish.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
-	srv := s.srv
+	srv, ln := s.srv, s.ln
 	s.mu.Unlock()
 	if srv == nil {
+		if ln != nil {
+			return ln.Close() // listening, never served
+		}
 		return nil
 	}
 	return srv.Shutdown(ctx)
