@@ -98,6 +98,7 @@ func TestDemo_Shape(t *testing.T) {
 		"youth":           {2},
 		"building_safety": {3},
 		"other":           {1, 2},
+		"callback":        {2},
 	} {
 		cat, ok := c.Find(code)
 		if !ok {

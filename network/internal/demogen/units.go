@@ -105,7 +105,7 @@ func demoUnits(areas map[string]hotline.Polygon) []hotline.Unit {
 	center := officeOn(areas, "c06", "长寿路", "even")
 	us = append(us, hotline.Unit{ID: "center", Kind: hotline.KindServiceCenter, ParentID: "jingan",
 		NameZH: "曹家渡街道社区生活服务中心", NameEN: "Caojiadu Community Life Service Centre",
-		Lat: round(center.at.y), Long: round(center.at.x), Categories: []string{"policy", "other"},
+		Lat: round(center.at.y), Long: round(center.at.x), Categories: []string{"policy", "other", "callback"},
 		Phone: phone(10), Address: fmt.Sprintf("%s%d号", center.road, center.number), Capacity: 0, Hours: "mon-sun 08:00-20:00"})
 	for i, o := range orgs {
 		h := officeOn(areas, o.in, o.road, o.parity)
