@@ -1,0 +1,95 @@
+package notify
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// noteRunes is how much of the resolution note a resolved message quotes:
+// with the rest of the text it stays within two UCS-2 segments (134
+// characters).
+const noteRunes = 60
+
+// Language returns the language of the texts for a ticket's language: "en"
+// for English, "zh" (the default) for anything else.
+func Language(lang string) string {
+	if strings.EqualFold(lang, "en") || strings.HasPrefix(strings.ToLower(lang), "en-") {
+		return "en"
+	}
+	return "zh"
+}
+
+// AcceptedText tells the resident a unit took the ticket on.
+func AcceptedText(lang, ticketID string) string {
+	if lang == "en" {
+		return "Community hotline: your ticket " + ticketID + " has been accepted and is being handled."
+	}
+	return "【社区热线】您的工单 " + ticketID + " 已受理，工作人员会尽快处理。"
+}
+
+// ResolvedText tells the resident the ticket was resolved, with what was
+// done (the unit's note, shortened and with long digit runs, such as
+// phone numbers, masked).
+func ResolvedText(lang, ticketID, note string) string {
+	note = cleanNote(note)
+	if lang == "en" {
+		s := "Community hotline: your ticket " + ticketID + " has been resolved."
+		if note != "" {
+			s += " Done: " + note
+		}
+		return s
+	}
+	s := "【社区热线】您的工单 " + ticketID + " 已办结。"
+	if note != "" {
+		s += "处理情况：" + note
+	}
+	return s
+}
+
+// RatingRequestText asks the resident to rate the ticket by replying.
+func RatingRequestText(lang, ticketID string) string {
+	if lang == "en" {
+		return "How satisfied are you with ticket " + ticketID + "? Reply 1-5 (5 = very satisfied); you may add words."
+	}
+	return "请为工单 " + ticketID + " 的处理打分：回复 1-5（5 = 非常满意），可附上意见。"
+}
+
+// cleanNote puts the note on one line, masks runs of 7 or more digits
+// (phone numbers, ids: a note is written for staff, not for an SMS) and
+// cuts it to noteRunes characters.
+func cleanNote(note string) string {
+	note = strings.Join(strings.Fields(note), " ")
+	var b strings.Builder
+	run := 0
+	flush := func(digits string) {
+		if run >= 7 {
+			b.WriteString(strings.Repeat("*", run))
+		} else {
+			b.WriteString(digits)
+		}
+		run = 0
+	}
+	start := 0
+	for i, r := range note {
+		if unicode.IsDigit(r) {
+			if run == 0 {
+				start = i
+			}
+			run++
+			continue
+		}
+		if run > 0 {
+			flush(note[start:i])
+		}
+		b.WriteRune(r)
+	}
+	if run > 0 {
+		flush(note[start:])
+	}
+	note = b.String()
+	if utf8.RuneCountInString(note) > noteRunes {
+		note = string([]rune(note)[:noteRunes-1]) + "…"
+	}
+	return note
+}
