@@ -40,17 +40,17 @@ import (
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/intake"
+	"github.com/caojiadu/hotline/phone"
 	"github.com/caojiadu/hotline/server"
 	"github.com/caojiadu/hotline/twiliofake"
 )
 
-// The webhook paths, relative to the public URL, as docs/phone.md sets
-// them up on the Twilio number.
+// The webhook paths, relative to the public URL: package phone's.
 const (
-	DefaultVoicePath     = "/twilio/voice"
-	DefaultSMSPath       = "/twilio/sms"
-	DefaultStatusPath    = "/twilio/status"
-	DefaultRecordingPath = "/twilio/recording"
+	DefaultVoicePath     = phone.PathVoice
+	DefaultSMSPath       = phone.PathSMS
+	DefaultStatusPath    = phone.PathStatus
+	DefaultRecordingPath = phone.PathRecording
 )
 
 // DefaultHotlineNumber is the number dialled when Config names none:
@@ -302,7 +302,7 @@ func (s *Simulator) post(ctx context.Context, method, target string, form url.Va
 	}
 	req.Header.Set("User-Agent", "TwilioProxy/1.1 (hotline simulator)")
 	req.Header.Set("I-Twilio-Idempotency-Token", newSID(""))
-	req.Header.Set("X-Twilio-Signature", sign(s.cfg.AuthToken, signed, params))
+	req.Header.Set("X-Twilio-Signature", phone.Sign(s.cfg.AuthToken, signed, params))
 	if s.base.Scheme == "https" {
 		req.Header.Set("X-Forwarded-Proto", "https")
 	}
