@@ -1,8 +1,8 @@
 package notify
 
 import (
+	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -55,39 +55,26 @@ func RatingRequestText(lang, ticketID string) string {
 	return "请为工单 " + ticketID + " 的处理打分：回复 1-5（5 = 非常满意），可附上意见。"
 }
 
-// cleanNote puts the note on one line, masks runs of 7 or more digits
-// (phone numbers, ids: a note is written for staff, not for an SMS) and
-// cuts it to noteRunes characters.
+// numberLike is a run of digits, possibly split by spaces or hyphens, as
+// phone numbers are written ("021 5555 1234", "139-1234-5678").
+var numberLike = regexp.MustCompile(`\d(?:[ -]?\d)+`)
+
+// cleanNote puts the note on one line, masks every digit of a number-like
+// run of 7 or more digits (phone numbers, ids: a note is written for
+// staff, not for an SMS) and cuts it to noteRunes characters.
 func cleanNote(note string) string {
 	note = strings.Join(strings.Fields(note), " ")
-	var b strings.Builder
-	run := 0
-	flush := func(digits string) {
-		if run >= 7 {
-			b.WriteString(strings.Repeat("*", run))
-		} else {
-			b.WriteString(digits)
+	note = numberLike.ReplaceAllStringFunc(note, func(run string) string {
+		if strings.Count(run, " ")+strings.Count(run, "-")+7 > len(run) {
+			return run // fewer than 7 digits
 		}
-		run = 0
-	}
-	start := 0
-	for i, r := range note {
-		if unicode.IsDigit(r) {
-			if run == 0 {
-				start = i
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return '*'
 			}
-			run++
-			continue
-		}
-		if run > 0 {
-			flush(note[start:i])
-		}
-		b.WriteRune(r)
-	}
-	if run > 0 {
-		flush(note[start:])
-	}
-	note = b.String()
+			return r
+		}, run)
+	})
 	if utf8.RuneCountInString(note) > noteRunes {
 		note = string([]rune(note)[:noteRunes-1]) + "…"
 	}
