@@ -37,6 +37,18 @@ const (
 	codeBadPassword = 21224
 )
 
+// configCodes are Twilio's refusals that blame the sender settings (From
+// missing, not a number of the account, not SMS-capable), not the
+// message: retried like an outage, and logged as errors, so that fixing
+// the settings lets the waiting messages go.
+var configCodes = map[int]bool{
+	codeBadUsername: true, codeBadPassword: true,
+	21212: true, // invalid From number
+	21603: true, // From (or MessagingServiceSid) required
+	21606: true, // From is not an SMS-capable number of the account
+	21659: true, // From is not a Twilio number
+}
+
 // Defaults of SenderConfig.
 const (
 	DefaultLease        = 30 * time.Second
@@ -81,7 +93,7 @@ type SenderConfig struct {
 	// (StatusCallbackURL(public_url)); empty for none.
 	StatusCallback string
 	// Lease is how long a claimed message stays hidden from other
-	// senders (0: 30 s); Batch the most messages claimed at once (0: 20);
+	// senders (0, and at least: 30 s); Batch the most messages claimed at once (0: 20);
 	// PollInterval the pause when the outbox had nothing due (0: 1 s).
 	Lease        time.Duration
 	Batch        int
@@ -121,6 +133,9 @@ func NewSender(outbox hotline.Outbox, optOuts hotline.OptOuts, api MessageCreato
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
 	}
+	// Sends start only in the lease's first part (see sendBudget): a lease
+	// shorter than twice the budget would leave too little of it.
+	cfg.Lease = max(cfg.Lease, 2*sendBudget)
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch
 	}
@@ -257,7 +272,7 @@ func (s *Sender) handle(ctx context.Context, m *hotline.OutboundMessage, latest 
 	at := s.now().Add(s.backoff(attempt))
 	s.record(log, "retry", s.outbox.Retry(rctx, m.ID, at, reason))
 	lvl := slog.LevelWarn
-	if rest != nil && (rest.Status == 401 || rest.Status == 403 || rest.Code == codeBadUsername || rest.Code == codeBadPassword) {
+	if rest != nil && (rest.Status == 401 || rest.Status == 403 || configCodes[rest.Code]) {
 		lvl = slog.LevelError // no message will go until the account settings are fixed
 	}
 	log.Log(ctx, lvl, "notify: send failed, will retry", "attempt", attempt, "at", at, "err", reason)
@@ -298,8 +313,9 @@ func (s *Sender) backoff(attempt int) time.Duration {
 }
 
 // retryable says whether Twilio's refusal may pass by itself: rate
-// limiting, its own failures, and account-level problems (credentials)
-// that an operator fixes without the message being at fault. Any other
+// limiting, its own failures, and account-level problems (credentials,
+// sender settings) that an operator fixes without the message being at
+// fault. Any other
 // 4xx is about the message (invalid or unsubscribed number, body) and
 // would fail again.
 func retryable(e *client.TwilioRestError) bool {
@@ -308,10 +324,8 @@ func retryable(e *client.TwilioRestError) bool {
 		return true
 	case e.Status == 401 || e.Status == 403:
 		return true
-	case e.Code == codeBadUsername || e.Code == codeBadPassword:
-		return true
 	}
-	return false
+	return configCodes[e.Code]
 }
 
 // errorReason is a short reason for the outbox record, without the body

@@ -331,3 +331,17 @@ func TestSenderStatusCallbackReachesTheOutbox(t *testing.T) {
 		t.Errorf("%d callbacks failed signature validation", invalid)
 	}
 }
+
+// A refusal that blames the settings (here: no sender) keeps the message
+// for after they are fixed.
+func TestSenderSettingsErrorsAreRetried(t *testing.T) {
+	e := newEnv(t, twiliofake.Config{})
+	api := twiliofake.NewRestClient(e.fakeURL, testSID, testToken).Api
+	s := notify.NewSender(e.outbox, e.optOuts, api, notify.SenderConfig{})
+	m := e.MustEnqueue(t, "k", resident, "x")
+	s.RunOnce(context.Background())
+	got := e.MustMessage(t, m.ID)
+	if got.Status != hotline.MessageQueued || got.Attempts != 1 || !strings.Contains(got.Error, "21603") {
+		t.Errorf("got %s after %d attempts (%q), want queued for a retry after 21603", got.Status, got.Attempts, got.Error)
+	}
+}
