@@ -26,10 +26,10 @@ type conversation struct {
 	Lang     string `json:"language"`
 }
 
-// RatingKey is where notify records that a rating is awaited from a
-// number: JSON {"ticket_id": "...", "language": "zh"}.
-// TODO: use notify.RatingKey once package notify lands.
-func RatingKey(phone string) string { return "sms:rating:" + phone }
+// ratingKey is where notify records that a rating is awaited from a
+// number, for 7 days: JSON {"ticket_id": "...", "language": "zh"}.
+// TODO: use notify's RatingKey and AwaitingRating once package notify lands.
+func ratingKey(phone string) string { return "sms:rating:" + phone }
 
 type awaitingRating struct {
 	TicketID string `json:"ticket_id"`
@@ -156,12 +156,16 @@ func (l *Line) decideSMS(ctx context.Context, from, body, media string) (smsInte
 		lang = conv.Lang
 	}
 	in := smsIntent{Lang: lang}
-	switch {
-	case stopWords[word]:
+	if stopWords[word] || startWords[word] {
+		// STOP and START are the same words in every language: answer
+		// in the conversation's language when there is one.
+		if hasConv && conv.Lang != "" {
+			in.Lang = conv.Lang
+		}
 		in.Kind = smsStop
-		return in, nil
-	case startWords[word]:
-		in.Kind = smsStart
+		if startWords[word] {
+			in.Kind = smsStart
+		}
 		return in, nil
 	}
 	out, err := l.d.OptOuts.OptedOut(ctx, from)
@@ -171,7 +175,7 @@ func (l *Line) decideSMS(ctx context.Context, from, body, media string) (smsInte
 	in.Muted = out
 
 	var rating awaitingRating
-	if ok, err := l.d.Sessions.Load(ctx, RatingKey(from), &rating); err != nil {
+	if ok, err := l.d.Sessions.Load(ctx, ratingKey(from), &rating); err != nil {
 		return smsIntent{}, err
 	} else if ok && rating.TicketID != "" {
 		if score, comment, ok := parseRating(body); ok {
@@ -414,7 +418,7 @@ func (l *Line) rate(ctx context.Context, sid, from, body string, in smsIntent) (
 			release()
 			return "", err
 		}
-		if err := l.d.Sessions.Delete(ctx, RatingKey(from)); err != nil {
+		if err := l.d.Sessions.Delete(ctx, ratingKey(from)); err != nil {
 			return "", err
 		}
 	}
