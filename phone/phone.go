@@ -42,7 +42,7 @@
 // NumMedia, MediaUrl0 (SMS); CallSid, CallStatus, CallDuration or MessageSid,
 // MessageStatus, ErrorCode (status); CallSid, RecordingSid, RecordingUrl,
 // RecordingStatus, RecordingDuration (recording). Sign computes the signature
-// a test or the simulator must send.
+// a test or the simulator must send. docs/phone.md has the full description.
 package phone
 
 import (
@@ -341,7 +341,10 @@ func (l *Line) now() time.Time {
 func (l *Line) remember(ctx context.Context, key string, xml []byte) (reply, error) {
 	stored, _, err := l.d.Sessions.Remember(ctx, key, xml, replyTTL)
 	if err != nil {
-		return reply{}, err
+		// This answer is still right for this request; only a retry
+		// could now get a different one.
+		l.log.Warn("phone: could not keep a webhook's answer for its retries", "err", err)
+		return reply{xml: xml}, nil
 	}
 	return reply{xml: stored}, nil
 }
