@@ -13,6 +13,7 @@ import (
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/intake"
+	"github.com/caojiadu/hotline/notify"
 )
 
 // maxSMS bounds the text taken from one message: Twilio's own limit for a
@@ -24,16 +25,6 @@ const maxSMS = 1600
 type conversation struct {
 	TicketID string `json:"ticket_id"`
 	Lang     string `json:"language"`
-}
-
-// ratingKey is where notify records that a rating is awaited from a
-// number, for 7 days: JSON {"ticket_id": "...", "language": "zh"}.
-// TODO: use notify's RatingKey and AwaitingRating once package notify lands.
-func ratingKey(phone string) string { return "sms:rating:" + phone }
-
-type awaitingRating struct {
-	TicketID string `json:"ticket_id"`
-	Language string `json:"language"`
 }
 
 func conversationKey(phone string) string { return "sms:conv:" + phone }
@@ -174,8 +165,9 @@ func (l *Line) decideSMS(ctx context.Context, from, body, media string) (smsInte
 	}
 	in.Muted = out
 
-	var rating awaitingRating
-	if ok, err := l.d.Sessions.Load(ctx, ratingKey(from), &rating); err != nil {
+	// notify records the rating it asked for (notify.RatingKey).
+	var rating notify.AwaitingRating
+	if ok, err := l.d.Sessions.Load(ctx, notify.RatingKey(from), &rating); err != nil {
 		return smsIntent{}, err
 	} else if ok && rating.TicketID != "" {
 		if score, comment, ok := parseRating(body); ok {
@@ -418,7 +410,7 @@ func (l *Line) rate(ctx context.Context, sid, from, body string, in smsIntent) (
 			release()
 			return "", err
 		}
-		if err := l.d.Sessions.Delete(ctx, ratingKey(from)); err != nil {
+		if err := l.d.Sessions.Delete(ctx, notify.RatingKey(from)); err != nil {
 			return "", err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/notify"
 	"github.com/caojiadu/hotline/phone"
 )
 
@@ -165,7 +166,7 @@ func TestSMS_Rating(t *testing.T) {
 				t.Fatal(err)
 			}
 			// notify asks for the rating and records that it waits.
-			if err := st.Sessions.Save(ctx, "sms:rating:"+resident, map[string]string{"ticket_id": tk.ID, "language": "zh"}, 7*24*time.Hour); err != nil {
+			if err := st.Sessions.Save(ctx, notify.RatingKey(resident), notify.AwaitingRating{TicketID: tk.ID, Language: "zh", RequestedAt: time.Now()}, notify.RatingWait); err != nil {
 				t.Fatal(err)
 			}
 			got := st.SMS(t, "SM00000000000000000000000000000202", "+8613812345678", fmt.Sprintf("%d 师傅很负责", sc.Score))
@@ -183,7 +184,7 @@ func TestSMS_Rating(t *testing.T) {
 				t.Errorf("rated events: %+v", evs)
 			}
 			// The rating is taken once: another digit is no rating.
-			if ok, _ := st.Sessions.Load(ctx, "sms:rating:"+resident, new(map[string]string)); ok {
+			if ok, _ := st.Sessions.Load(ctx, notify.RatingKey(resident), new(notify.AwaitingRating)); ok {
 				t.Errorf("the awaited rating is still recorded")
 			}
 		})

@@ -160,10 +160,15 @@ func (l *Line) voiceStep(ctx context.Context, sid, step, lang string, try int, f
 			lang = "en"
 			st.Lang = lang
 		}
+		// The greeting gave the emergency numbers in Mandarin only.
+		emergency := ""
+		if lang == "en" {
+			emergency = text(lang, voiceEmergency)
+		}
 		if st.AfterHours {
-			verbs = l.describePrompt(lang, text(lang, voiceEmergency), text(lang, voiceClosed))
+			verbs = l.describePrompt(lang, emergency, text(lang, voiceClosed))
 		} else {
-			verbs = l.categoryPrompt(lang, 1, text(lang, voiceEmergency))
+			verbs = l.categoryPrompt(lang, 1, emergency)
 		}
 	case StepCategory:
 		verbs, err = l.stepCategory(ctx, &st, lang, try, form)
