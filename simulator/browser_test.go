@@ -1,0 +1,260 @@
+package simulator_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/caojiadu/hotline"
+)
+
+// The browser test drives phone.html the way cmd/hotline's browser tests
+// drive the other pages: Debian's Chromium, headless, on a phone-sized
+// screen, with CSP violations, uncaught exceptions and console errors
+// collected and failing the test.
+
+const chromiumPath = "/usr/bin/chromium"
+
+const cspRecorder = `window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + (e.sourceFile || "") + ":" + e.lineNumber);
+});`
+
+type browser struct {
+	ctx context.Context
+
+	mu       sync.Mutex
+	problems []string
+}
+
+// newBrowser starts Chromium with a fresh profile; without it the test is
+// skipped, except in CI (CI set), where a skip would hide that the page
+// was never driven.
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but there is no Chromium at %s: install it (apt-get install chromium fonts-wqy-microhei)", chromiumPath)
+		}
+		t.Skipf("no Chromium at %s; install it to run the browser tests", chromiumPath)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(412, 915),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	b := &browser{}
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			msg := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				msg += " " + e.ExceptionDetails.Exception.Description
+			}
+			b.problem("uncaught exception: " + msg)
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range e.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				b.problem("console.error: " + strings.Join(parts, " "))
+			}
+		}
+	}))
+	t.Cleanup(cancel)
+	b.ctx = ctx
+	// The first Run starts the browser; it must have no deadline of its own.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(412, 915, chromedp.EmulateMobile)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRecorder}); err != nil {
+		t.Fatalf("install the CSP recorder: %v", err)
+	}
+	return b
+}
+
+func (b *browser) problem(s string) {
+	b.mu.Lock()
+	b.problems = append(b.problems, s)
+	b.mu.Unlock()
+}
+
+// stepTimeout bounds one step; the margin is for a loaded 2-core machine.
+const stepTimeout = 45 * time.Second
+
+func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		dctx, dcancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer dcancel()
+		where, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + " | alert: " +
+			document.getElementById("sim-alert").textContent + " | log: " + document.getElementById("call-log").innerText`))
+		b.mu.Lock()
+		problems := strings.Join(b.problems, "; ")
+		b.mu.Unlock()
+		t.Fatalf("%s: %v (at %s; page problems: %s)", what, err, where, problems)
+	}
+}
+
+func (b *browser) text(t *testing.T, css string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", css, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+func eval[T any](t *testing.T, b *browser, js string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("eval %s: %v", js, err)
+	}
+	return v
+}
+
+func (b *browser) checkPage(t *testing.T) {
+	t.Helper()
+	if v := eval[[]string](t, b, `window.__csp || []`); len(v) > 0 {
+		t.Errorf("Content-Security-Policy violations: %q", v)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		t.Errorf("page problem: %s", p)
+	}
+	b.problems = nil
+}
+
+// waitStep waits until the call waits for input at a step whose action
+// URL contains step.
+func waitStep(step string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](`(document.getElementById("call-wait").dataset.action || "").includes(` +
+		`"step=` + step + `")`)
+}
+
+func key(k string) chromedp.Action[chromedp.Void] {
+	return chromedp.Click(chromedp.CSS(`#keypad button[data-key="` + k + `"]`))
+}
+
+// A tester on a phone-sized screen dials the hotline on the simulator
+// page, goes through the real menu on the keypad, says what is wrong,
+// leaves a message, hears the ticket number, and finds it in the SMS pane;
+// then calls again and hangs up.
+func TestBrowserPhoneCallToATicketNumberBySMS(t *testing.T) {
+	st := mustStreet(t)
+	b := newBrowser(t)
+
+	b.do(t, "open the simulator",
+		chromedp.Navigate(st.url+"/phone.html"),
+		chromedp.WaitVisible(chromedp.CSS("#dial")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("sim-to").textContent !== ""`),
+	)
+	if got := eval[string](t, b, `document.documentElement.lang`); got != "zh-CN" {
+		t.Errorf("html lang = %q, want zh-CN", got)
+	}
+	if got := b.text(t, "h1"); got != "电话模拟" {
+		t.Errorf("title %q", got)
+	}
+	if got := eval[string](t, b, `document.getElementById("sim-from").value`); got != "13800138000" {
+		t.Errorf("caller's number %q", got)
+	}
+
+	b.do(t, "dial",
+		chromedp.Click(chromedp.CSS("#dial")),
+		chromedp.WaitVisible(chromedp.CSS("#hangup")),
+		waitStep("menu"),
+	)
+	if got := b.text(t, "#call-log"); !strings.Contains(got, "热线") {
+		t.Errorf("greeting: %q", got)
+	}
+	b.do(t, "keep Mandarin", key("1"), waitStep("category"))
+	// Fourteen categories and fourteen committees: a number, then #.
+	b.do(t, "choose the first category", key("1"), key("#"), waitStep("committee"))
+	b.do(t, "choose the second committee", key("2"), key("#"), waitStep("describe"))
+	b.do(t, "say what is wrong",
+		chromedp.SendKeys(chromedp.CSS("#say"), "楼道灯坏了，晚上看不见"),
+		chromedp.Click(chromedp.CSS("#say-send")),
+		waitStep("record"),
+	)
+	b.do(t, "leave a message",
+		chromedp.SendKeys(chromedp.CSS("#say"), "在三号楼二楼"),
+		chromedp.Click(chromedp.CSS("#say-send")),
+		chromedp.WaitVisible(chromedp.CSS("#call-ticket")),
+		chromedp.WaitVisible(chromedp.CSS("#dial")),
+	)
+	id := eval[string](t, b, `document.getElementById("call-ticket-no").dataset.id`)
+	if !hotline.ValidTicketID(id) {
+		t.Fatalf("ticket number %q is not a valid ticket id", id)
+	}
+	if got := b.text(t, "#call-ticket-no"); !strings.Contains(strings.ReplaceAll(got, " ", ""), id) {
+		t.Errorf("ticket number shown %q, want %s", got, id)
+	}
+	if got := b.text(t, "#call-state"); !strings.Contains(got, "已挂断") {
+		t.Errorf("call state %q", got)
+	}
+	if got := b.text(t, "#call-log"); !strings.Contains(got, "楼道灯坏了") || !strings.Contains(got, "再见") {
+		t.Errorf("call log %q", got)
+	}
+
+	b.do(t, "the ticket number arrives by SMS",
+		chromedp.Poll[chromedp.Void](`Array.from(document.querySelectorAll('#sms-thread li[data-via="rest"]')).some((li) => li.textContent.includes("`+id+`"))`),
+	)
+
+	b.do(t, "text the number back",
+		chromedp.SendKeys(chromedp.CSS("#sms-body"), id),
+		chromedp.Click(chromedp.CSS("#sms-send")),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#sms-thread li.me").length === 1 && `+
+			`document.getElementById("sms-body").value === ""`),
+	)
+
+	b.do(t, "call again and hang up",
+		chromedp.Click(chromedp.CSS("#dial")),
+		waitStep("menu"),
+		chromedp.Click(chromedp.CSS("#hangup")),
+		chromedp.WaitVisible(chromedp.CSS("#dial")),
+	)
+	if got := b.text(t, "#call-state"); !strings.Contains(got, "已挂断") {
+		t.Errorf("after hanging up: %q", got)
+	}
+	if got := b.text(t, "#call-log"); !strings.Contains(got, "（挂断）") {
+		t.Errorf("call log %q", got)
+	}
+
+	b.do(t, "switch to English",
+		chromedp.Click(chromedp.CSS(`[data-set-lang="en"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector("h1").textContent === "Phone simulator"`),
+	)
+	if got := b.text(t, "#dial"); got != "Call" {
+		t.Errorf("dial button in English: %q", got)
+	}
+	if got := b.text(t, "#call-state"); !strings.Contains(got, "hung up") {
+		t.Errorf("call state in English: %q", got)
+	}
+	b.checkPage(t)
+}
