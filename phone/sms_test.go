@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,5 +213,28 @@ func TestSMS_Help(t *testing.T) {
 	tk := st.MustTicket(t, "SM00000000000000000000000000000304")
 	if tk.Language != "en" || tk.ServiceCode != "other" || !strings.Contains(got, "reply with its number") {
 		t.Errorf("English: %+v, %s", tk, got)
+	}
+}
+
+// Deliveries of one message racing each other: one ticket, one answer.
+func TestSMS_ConcurrentDuplicates(t *testing.T) {
+	st := MustStreet(t)
+	f := smsForm("SM00000000000000000000000000000401", "+8613812345678", "小区垃圾没人清理，味道很大")
+	bodies := make([][]byte, 6)
+	var wg sync.WaitGroup
+	for i := range bodies {
+		wg.Go(func() { bodies[i] = st.Post(t, phone.PathSMS, f).Body.Bytes() })
+	}
+	wg.Wait()
+	for i := range bodies {
+		if !bytes.Equal(bodies[i], bodies[0]) {
+			t.Errorf("answer %d differs:\n%s\n%s", i, bodies[i], bodies[0])
+		}
+	}
+	if tk := st.MustTicket(t, "SM00000000000000000000000000000401"); tk.ServiceCode != "sanitation" {
+		t.Errorf("category %s", tk.ServiceCode)
+	}
+	if got := st.CountTickets(t); got != 1 {
+		t.Errorf("%d tickets, want 1", got)
 	}
 }
