@@ -90,21 +90,21 @@ type Call struct {
 type call struct {
 	step sync.Mutex
 
-	sid, from, to string
-	answered      time.Time
+	sid, from, to string // never change
 	wait          *Wait
 	waitVerb      verb
 	rest          []verb // the verbs after the waiting one: what runs on silence
 	doc           string // public URL of the document rest came from
 	transcript    []Prompt
 	ticketIDs     []string
-	seq           int // status callback sequence number
 
 	// guarded by Simulator.mu
 	status    string
 	ended     bool
 	hangingUp bool
 	lastUsed  time.Time
+	answered  time.Time
+	seq       int // status callback sequence number
 }
 
 // step is what one request of the page did.
@@ -169,9 +169,11 @@ func (s *Simulator) handleCallStart(w http.ResponseWriter, r *http.Request) {
 	defer c.step.Unlock()
 	s.addCall(c)
 
+	ctx, cancel := stepContext(r)
+	defer cancel()
 	st := &step{}
 	voice := s.webhookURL(s.cfg.VoicePath)
-	verbs, ok := s.fetch(r.Context(), c, st, http.MethodPost, voice, nil)
+	verbs, ok := s.fetch(ctx, c, st, http.MethodPost, voice, nil)
 	if ok {
 		s.mu.Lock()
 		answered := c.status == statusRinging && !c.ended
@@ -181,10 +183,21 @@ func (s *Simulator) handleCallStart(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Unlock()
 		if answered {
-			s.run(r.Context(), c, st, verbs, voice)
+			s.run(ctx, c, st, verbs, voice)
 		}
 	}
 	writeJSON(w, http.StatusCreated, s.view(c, st))
+}
+
+// webhookWait is how long one step may take, all its webhooks together:
+// Twilio waits 15 seconds for each answer.
+const webhookWait = 30 * time.Second
+
+// stepContext is the context of a step's webhooks. A page closed halfway
+// does not cut the hotline's answer short (Twilio would not either), but a
+// step never outlasts webhookWait.
+func stepContext(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(r.Context()), webhookWait)
 }
 
 // rejects reports whether a first answer turns the call away.
@@ -290,12 +303,14 @@ func (s *Simulator) handleCallInput(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	ctx, cancel := stepContext(r)
+	defer cancel()
 	st := &step{}
 	switch c.wait.Kind {
 	case "gather":
-		err = s.gatherInput(r.Context(), c, st, in)
+		err = s.gatherInput(ctx, c, st, in)
 	case "record":
-		err = s.recordInput(r.Context(), c, st, in)
+		err = s.recordInput(ctx, c, st, in)
 	}
 	if err != nil {
 		server.Error(w, r, err)
@@ -699,16 +714,19 @@ func (s *Simulator) end(ctx context.Context, c *call, st *step, final string) {
 // statusCallback posts the call's final status to the status webhook.
 func (s *Simulator) statusCallback(ctx context.Context, c *call, final string) Exchange {
 	p := s.callParams(c, final)
+	s.mu.Lock()
+	answered, seq := c.answered, c.seq
+	c.seq++
+	s.mu.Unlock()
 	dur := 0
-	if !c.answered.IsZero() {
-		dur = int(s.now().Sub(c.answered).Round(time.Second) / time.Second)
+	if !answered.IsZero() {
+		dur = int(s.now().Sub(answered).Round(time.Second) / time.Second)
 	}
 	p.Set("CallDuration", strconv.Itoa(dur))
 	p.Set("Duration", strconv.Itoa((dur+59)/60))
 	p.Set("Timestamp", s.now().UTC().Format(time.RFC1123Z))
 	p.Set("CallbackSource", "call-progress-events")
-	p.Set("SequenceNumber", strconv.Itoa(c.seq))
-	c.seq++
+	p.Set("SequenceNumber", strconv.Itoa(seq))
 	ex, _, err := s.post(ctx, http.MethodPost, s.webhookURL(s.cfg.StatusPath), p)
 	if err != nil {
 		s.log.Warn("simulator: status callback", "call", c.sid, "err", err)
@@ -735,13 +753,16 @@ func (s *Simulator) handleCallHangup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.status == statusRinging {
+		// The first webhook is still out: Twilio reports the call as not
+		// answered. The step in flight owns the transcript; this answer
+		// reads only what never changes.
 		c.ended, c.status = true, statusNoAnswer
 		s.mu.Unlock()
-		c.log(Prompt{Kind: "caller", Text: "hangup"})
-		st := &step{webhooks: []Exchange{s.statusCallback(r.Context(), c, statusNoAnswer)}}
-		v := s.view(c, st)
-		v.Wait = nil
-		writeJSON(w, http.StatusOK, v)
+		ctx, cancel := stepContext(r)
+		defer cancel()
+		ex := s.statusCallback(ctx, c, statusNoAnswer)
+		writeJSON(w, http.StatusOK, Call{SID: c.sid, From: c.from, To: c.to, Status: statusNoAnswer, Ended: true,
+			Prompts: []Prompt{}, TicketIDs: []string{}, Webhooks: []Exchange{ex}})
 		return
 	}
 	c.hangingUp = true
@@ -749,10 +770,12 @@ func (s *Simulator) handleCallHangup(w http.ResponseWriter, r *http.Request) {
 
 	c.step.Lock()
 	defer c.step.Unlock()
+	ctx, cancel := stepContext(r)
+	defer cancel()
 	st := &step{}
 	if !c.endedLocked(s) {
 		c.log(Prompt{Kind: "caller", Text: "hangup"})
-		s.end(r.Context(), c, st, statusCompleted)
+		s.end(ctx, c, st, statusCompleted)
 	}
 	writeJSON(w, http.StatusOK, s.view(c, st))
 }

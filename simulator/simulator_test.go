@@ -40,6 +40,10 @@ type fakeLine struct {
 	forms map[string][]url.Values // by path?query
 	// answers overrides the answer to a path?query.
 	answers map[string]string
+	// hold, when set, holds the first voice webhook until it is closed,
+	// after telling arrived the call's sid: a call left ringing.
+	hold    chan struct{}
+	arrived chan string
 }
 
 func newFakeLine(t *testing.T, token, public string) *fakeLine {
@@ -81,6 +85,10 @@ func (f *fakeLine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.forms[key] = append(f.forms[key], r.PostForm)
 	answer, ok := f.answers[key]
 	f.mu.Unlock()
+	if key == "/twilio/voice" && f.hold != nil {
+		f.arrived <- r.PostForm.Get("CallSid")
+		<-f.hold
+	}
 	w.Header().Set("Content-Type", "text/xml")
 	if ok {
 		io.WriteString(w, answer)
@@ -309,6 +317,40 @@ func TestCallerHangsUpMidMenu(t *testing.T) {
 	st := rg.line.got("/twilio/status")
 	if len(st) != 1 || st[0].Get("CallStatus") != "completed" || st[0].Get("CallDuration") == "" {
 		t.Errorf("status callbacks %v", st)
+	}
+}
+
+func TestHangingUpWhileRingingIsNoAnswer(t *testing.T) {
+	rg := newDefaultRig(t)
+	rg.line.hold, rg.line.arrived = make(chan struct{}), make(chan string, 1)
+	started := make(chan simulator.Call, 1)
+	go func() {
+		// Not rg.call: t.Fatal is for the test's goroutine only.
+		var c simulator.Call
+		resp, err := http.Post(rg.url+"/sim/calls", "application/json", strings.NewReader(`{"from":"13800138000"}`))
+		if err == nil {
+			json.NewDecoder(resp.Body).Decode(&c)
+			resp.Body.Close()
+		}
+		started <- c
+	}()
+	sid := <-rg.line.arrived
+	var c simulator.Call
+	rg.call(t, "POST", "/sim/calls/"+sid+"/hangup", nil, http.StatusOK, &c)
+	close(rg.line.hold)
+	if !c.Ended || c.Status != "no-answer" {
+		t.Errorf("hang-up while ringing: %+v", c)
+	}
+	st := rg.line.got("/twilio/status")
+	if len(st) != 1 || st[0].Get("CallStatus") != "no-answer" || st[0].Get("CallDuration") != "0" {
+		t.Errorf("status callbacks %v", st)
+	}
+	first := <-started
+	if !first.Ended || first.Status != "no-answer" || len(first.Prompts) != 0 || first.Wait != nil {
+		t.Errorf("the dial's answer after the hang-up: %+v", first)
+	}
+	if n := len(rg.line.got("/twilio/status")); n != 1 {
+		t.Errorf("%d status callbacks, want 1", n)
 	}
 }
 

@@ -127,11 +127,13 @@ func (s *Simulator) handleSMS(w http.ResponseWriter, r *http.Request) {
 		form.Set("ToCountry", rg)
 	}
 
+	ctx, cancel := stepContext(r)
+	defer cancel()
 	res := SMSResult{Sent: sent, Replies: []SMS{}}
 	target := s.webhookURL(s.cfg.SMSPath)
 	method := http.MethodPost
 	for hop := 0; hop <= maxHops; hop++ {
-		ex, answer, err := s.post(r.Context(), method, target, form)
+		ex, answer, err := s.post(ctx, method, target, form)
 		var verbs []verb
 		if err == nil {
 			verbs, err = parseTwiML(answer)
