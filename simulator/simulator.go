@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -74,6 +75,9 @@ const (
 	maxSpeech        = 500
 	maxSMSBody       = 1600 // Twilio's limit, in characters
 )
+
+// e164 is a number as Twilio writes it: +, then up to 15 digits.
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{2,14}$`)
 
 // apiVersion is what Twilio sends as ApiVersion.
 const apiVersion = "2010-04-01"
@@ -148,14 +152,19 @@ func New(cfg Config, webhooks http.Handler, inbox Inbox) (*Simulator, error) {
 	if webhooks == nil {
 		return nil, errors.New("simulator: no webhook handler")
 	}
-	if cfg.HotlineNumber == "" {
+	switch n := strings.TrimSpace(cfg.HotlineNumber); {
+	case n == "":
 		cfg.HotlineNumber = DefaultHotlineNumber
-	} else {
-		n, err := intake.NormalizePhone(cfg.HotlineNumber)
+	case e164.MatchString(n):
+		// Twilio's own spelling of the number, whatever its kind (a
+		// service number a resident's parser would refuse).
+		cfg.HotlineNumber = n
+	default:
+		e, err := intake.NormalizePhone(n)
 		if err != nil {
 			return nil, fmt.Errorf("simulator: hotline number %q: %v", cfg.HotlineNumber, hotline.ErrorMessage(err))
 		}
-		cfg.HotlineNumber = n
+		cfg.HotlineNumber = e
 	}
 	if cfg.AccountSID == "" {
 		cfg.AccountSID = newSID("AC")

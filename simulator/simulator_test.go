@@ -547,6 +547,10 @@ func TestNewRefusesToRunWithoutTokenOrURL(t *testing.T) {
 			t.Errorf("%s: New accepted %+v", name, cfg)
 		}
 	}
+	sim, err := simulator.New(simulator.Config{AuthToken: testToken, PublicURL: testPublic, HotlineNumber: "+8612345"}, h, nil)
+	if err != nil || sim.HotlineNumber() != "+8612345" {
+		t.Errorf("a service number in E.164: %v", err)
+	}
 	if _, err := simulator.New(simulator.Config{AuthToken: testToken, PublicURL: testPublic}, nil, nil); err == nil {
 		t.Error("New accepted no webhook handler")
 	}
