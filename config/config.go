@@ -76,6 +76,8 @@ type Twilio struct {
 	FromNumber          string `toml:"from_number"`
 	MessagingServiceSID string `toml:"messaging_service_sid"`
 	VoiceHours          string `toml:"voice_hours"`
+	VoiceZH             string `toml:"voice_zh"`
+	VoiceEN             string `toml:"voice_en"`
 	Simulator           string `toml:"simulator"`
 }
 
@@ -122,7 +124,7 @@ func Default() Config {
 		Redis:    Redis{Prefix: "hotline"},
 		Embedded: Embedded{SnapshotInterval: Duration{10 * time.Second}},
 		Open311:  Open311{Jurisdiction: "caojiadu.jingan.shanghai.cn"},
-		Twilio:   Twilio{VoiceHours: "daily 08:00-20:00", Simulator: "auto"},
+		Twilio:   Twilio{VoiceHours: "daily 08:00-20:00", VoiceZH: "Polly.Zhiyu", VoiceEN: "Polly.Joanna", Simulator: "auto"},
 		Dispatch: dispatch.DefaultConfig(),
 		Log:      Log{Level: "info", Format: "text"},
 	}

@@ -151,7 +151,9 @@ type Main struct {
 	// background runs the deadline loop and the routing of new tickets;
 	// Close stops it and waits, so nothing is cut off half-way.
 	background     sync.WaitGroup
+	bg             context.Context
 	stopBackground context.CancelFunc
+	phone          *phoneLine
 	Directory      *hotline.StaticDirectory
 	Server         *server.Server
 }
@@ -264,6 +266,7 @@ func (m *Main) Run(ctx context.Context) error {
 	in.Logger = m.Logger
 	in.OnCreated = func(t *hotline.Ticket) {
 		m.Server.TicketCreated(t)
+		m.phone.noteTicket(t)
 		if t.Status == hotline.StatusNew {
 			m.routeSoon(t.ID) // placement at intake failed: try again now
 		}
@@ -278,17 +281,21 @@ func (m *Main) Run(ctx context.Context) error {
 		Limiter:      m.Server.PublicLimiter,
 		Logger:       m.Logger,
 	}
-	if err := m.Server.Open(); err != nil {
+	if err := m.Server.Listen(); err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	// Passed time limits are handled by whichever replica claims them.
 	bg, cancel := context.WithCancel(context.Background())
-	m.stopBackground = cancel
-	m.background.Add(1)
-	go func() {
-		defer m.background.Done()
-		m.Dispatch.Run(bg)
-	}()
+	m.bg, m.stopBackground = bg, cancel
+	// The phone line needs the server's URL on the trial store (its
+	// public URL there), so it is wired between Listen and Serve.
+	if m.phone, err = m.openPhone(st, tickets, in); err != nil {
+		return err
+	}
+	if err := m.Server.Serve(); err != nil {
+		return err
+	}
+	// Passed time limits are handled by whichever replica claims them.
+	m.startBackground(func(ctx context.Context) { _ = m.Dispatch.Run(ctx) })
 	if a := m.Config.HTTP.DebugAddr; a != "" {
 		if err := m.openDebug(a); err != nil {
 			return err
@@ -297,6 +304,16 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Logger.Info("hotline serving", "url", m.Server.URL(), "version", buildVersion(),
 		"committees", countKind(n, hotline.KindCommittee), "categories", len(c.Categories))
 	return nil
+}
+
+// startBackground runs f until Close, which cancels its context and waits
+// for it.
+func (m *Main) startBackground(f func(ctx context.Context)) {
+	m.background.Add(1)
+	go func() {
+		defer m.background.Done()
+		f(m.bg)
+	}()
 }
 
 // routeSoon routes a ticket just stored, off the request: the resident's
@@ -356,6 +373,8 @@ func (m *Main) Close() error {
 		m.background.Wait()
 		m.stopBackground = nil
 	}
+	m.phone.close()
+	m.phone = nil
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 		m.store = nil
