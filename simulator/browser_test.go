@@ -2,6 +2,7 @@ package simulator_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/server"
+	"github.com/caojiadu/hotline/static"
 )
 
 // The browser test drives phone.html the way cmd/hotline's browser tests
@@ -255,6 +258,25 @@ func TestBrowserPhoneCallToATicketNumberBySMS(t *testing.T) {
 	}
 	if got := b.text(t, "#call-state"); !strings.Contains(got, "hung up") {
 		t.Errorf("call state in English: %q", got)
+	}
+	b.checkPage(t)
+}
+
+// Where the simulator is not mounted (production), the page says it is
+// off and shows no phone.
+func TestBrowserPhonePageWhenTheSimulatorIsOff(t *testing.T) {
+	ts := httptest.NewServer((&server.Server{Static: static.FS}).Handler())
+	t.Cleanup(ts.Close)
+	b := newBrowser(t)
+	b.do(t, "open the page",
+		chromedp.Navigate(ts.URL+"/phone.html"),
+		chromedp.WaitVisible(chromedp.CSS("#sim-off")),
+	)
+	if got := b.text(t, "#sim-off"); !strings.Contains(got, "没有开启") {
+		t.Errorf("notice %q", got)
+	}
+	if eval[bool](t, b, `!document.getElementById("sim-ui").hidden`) {
+		t.Error("the phone is shown with the simulator off")
 	}
 	b.checkPage(t)
 }

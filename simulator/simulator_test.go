@@ -489,6 +489,12 @@ func TestSMSRepliesAndTheInbox(t *testing.T) {
 		in.Messages[2].Via != "reply" || in.Messages[2].Direction != "in" {
 		t.Errorf("inbox order %+v, want oldest first", in.Messages)
 	}
+	// No answer at all is no reply, not an error.
+	rg.line.answer("/twilio/sms", "")
+	rg.call(t, "POST", "/sim/sms", map[string]string{"from": "13800138000", "body": "谢谢"}, http.StatusOK, &res)
+	if res.Error != "" || len(res.Replies) != 0 {
+		t.Errorf("empty answer: %+v", res)
+	}
 	rg.call(t, "GET", "/sim/inbox?phone=13900139000", nil, http.StatusOK, &in)
 	if len(in.Messages) != 0 {
 		t.Errorf("another phone's inbox %+v", in.Messages)

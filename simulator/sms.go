@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
 	"slices"
@@ -134,6 +135,11 @@ func (s *Simulator) handleSMS(w http.ResponseWriter, r *http.Request) {
 	method := http.MethodPost
 	for hop := 0; hop <= maxHops; hop++ {
 		ex, answer, err := s.post(ctx, method, target, form)
+		if err == nil && len(bytes.TrimSpace(answer)) == 0 {
+			// No reply (204, or an empty body): Twilio sends nothing back.
+			res.Webhooks = append(res.Webhooks, ex)
+			break
+		}
 		var verbs []verb
 		if err == nil {
 			verbs, err = parseTwiML(answer)
