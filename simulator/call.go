@@ -449,11 +449,7 @@ func (s *Simulator) recordInput(ctx context.Context, c *call, st *step, in input
 		p.Set("RecordingSource", "RecordVerb")
 		p.Set("RecordingStartTime", s.now().UTC().Format(time.RFC1123Z))
 		p.Set("ErrorCode", "0")
-		method := rv.attr("recordingStatusCallbackMethod")
-		if method != http.MethodGet {
-			method = http.MethodPost
-		}
-		ex, _, _ := s.post(ctx, method, target, p)
+		ex, _, _ := s.post(ctx, twilioMethod(rv.attr("recordingStatusCallbackMethod")), target, p)
 		st.webhooks = append(st.webhooks, ex)
 	}
 	if tcb := rv.attr("transcribeCallback"); tcb != "" {
@@ -483,14 +479,20 @@ func (s *Simulator) continueAt(ctx context.Context, c *call, st *step, action, m
 	}
 }
 
+// twilioMethod is the method Twilio uses for a TwiML method attribute:
+// GET when it says so, POST otherwise.
+func twilioMethod(attr string) string {
+	if strings.EqualFold(strings.TrimSpace(attr), http.MethodGet) {
+		return http.MethodGet
+	}
+	return http.MethodPost
+}
+
 // fetchAt clears what the call waited for and fetches action (a public
 // URL) with the call's parameters and extra.
 func (s *Simulator) fetchAt(ctx context.Context, c *call, st *step, action, method string, extra url.Values) ([]verb, string, bool) {
 	c.wait, c.rest = nil, nil
-	if method != http.MethodGet {
-		method = http.MethodPost
-	}
-	verbs, ok := s.fetch(ctx, c, st, method, action, extra)
+	verbs, ok := s.fetch(ctx, c, st, twilioMethod(method), action, extra)
 	return verbs, action, ok
 }
 
@@ -602,11 +604,7 @@ func (s *Simulator) run(ctx context.Context, c *call, st *step, verbs []verb, do
 				s.fail(ctx, c, st, "<Redirect> without a usable URL")
 				return
 			}
-			method := v.attr("method")
-			if method != http.MethodGet {
-				method = http.MethodPost
-			}
-			next, ok := s.fetch(ctx, c, st, method, target, nil)
+			next, ok := s.fetch(ctx, c, st, twilioMethod(v.attr("method")), target, nil)
 			if !ok {
 				return
 			}

@@ -156,10 +156,7 @@ func (s *Simulator) handleSMS(w http.ResponseWriter, r *http.Request) {
 		for _, v := range verbs {
 			if v.Name == "Redirect" {
 				next = strings.TrimSpace(v.Text)
-				method = strings.ToUpper(v.attr("method"))
-				if method != http.MethodGet {
-					method = http.MethodPost
-				}
+				method = twilioMethod(v.attr("method"))
 				break
 			}
 			if v.Name != "Message" && v.Name != "Sms" {
