@@ -2,6 +2,7 @@ package simulator_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/server"
+	"github.com/caojiadu/hotline/simulator"
 	"github.com/caojiadu/hotline/static"
 )
 
@@ -249,6 +251,33 @@ func TestBrowserPhoneCallToATicketNumberBySMS(t *testing.T) {
 		t.Errorf("call log %q", got)
 	}
 
+	// Leaving the page in the middle of a call hangs up.
+	b.do(t, "call and leave the page",
+		chromedp.Click(chromedp.CSS("#dial")),
+		waitStep("menu"),
+	)
+	sid := eval[string](t, b, `document.getElementById("call-log").dataset.sid`)
+	b.do(t, "leave", chromedp.Navigate(st.url+"/status"), chromedp.WaitVisible(chromedp.CSS("#ticket-id")))
+	rg := st.rig()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var c simulator.Call
+		rg.call(t, "GET", "/sim/calls/"+sid, nil, http.StatusOK, &c)
+		if c.Ended {
+			if c.Status != "completed" {
+				t.Errorf("left call: %+v", c)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leaving the page did not hang up: %+v", c)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.do(t, "back to the simulator",
+		chromedp.Navigate(st.url+"/phone.html"),
+		chromedp.Poll[chromedp.Void](`document.getElementById("sim-to").textContent !== ""`),
+	)
+
 	b.do(t, "switch to English",
 		chromedp.Click(chromedp.CSS(`[data-set-lang="en"]`)),
 		chromedp.Poll[chromedp.Void](`document.querySelector("h1").textContent === "Phone simulator"`),
@@ -256,8 +285,11 @@ func TestBrowserPhoneCallToATicketNumberBySMS(t *testing.T) {
 	if got := b.text(t, "#dial"); got != "Call" {
 		t.Errorf("dial button in English: %q", got)
 	}
-	if got := b.text(t, "#call-state"); !strings.Contains(got, "hung up") {
+	if got := b.text(t, "#call-state"); got != "Not in a call" {
 		t.Errorf("call state in English: %q", got)
+	}
+	if got := b.text(t, "#sms-thread"); !strings.Contains(got, "Hotline") {
+		t.Errorf("SMS thread in English: %q", got)
 	}
 	b.checkPage(t)
 }

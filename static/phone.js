@@ -433,6 +433,7 @@ function render() {
   else $("sim-from").removeAttribute("aria-invalid");
 
   const ol = $("call-log");
+  ol.dataset.sid = state.call ? state.call.sid : "";
   ol.replaceChildren(
     ...state.log.map((e) => {
       const cls = e.who === "me" ? "me" : e.who === "error" ? "error" : e.who === "aside" ? "aside" : "hotline";
@@ -589,6 +590,13 @@ async function start() {
     renderThread();
     render();
     refreshInbox();
+  });
+  // Closing or leaving the page hangs up, as putting the phone down
+  // would: the hotline then gets the call's status callback.
+  window.addEventListener("pagehide", () => {
+    if (live() && navigator.sendBeacon) {
+      navigator.sendBeacon("/sim/calls/" + encodeURIComponent(state.call.sid) + "/hangup");
+    }
   });
   render();
   renderThread();
