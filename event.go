@@ -15,10 +15,13 @@ const (
 	EventTicketCancelled = "ticket.cancelled"
 	EventTicketReopened  = "ticket.reopened"
 	EventTicketNoted     = "ticket.noted"
-	EventTicketMerged    = "ticket.merged"
-	EventTicketUpdated   = "ticket.updated"
-	EventTicketRated     = "ticket.rated"
-	EventTicketOverdue   = "ticket.overdue"
+	// EventTicketAsked is a question a unit sent the resident by SMS; the
+	// resident's reply comes back as a note.
+	EventTicketAsked   = "ticket.asked"
+	EventTicketMerged  = "ticket.merged"
+	EventTicketUpdated = "ticket.updated"
+	EventTicketRated   = "ticket.rated"
+	EventTicketOverdue = "ticket.overdue"
 )
 
 // Event records one change to a ticket. Events are appended to the ticket's

@@ -438,3 +438,27 @@ func (s *Service) Merge(ctx context.Context, u *hotline.User, targetID, duplicat
 			Note: "重复工单 " + duplicateID + " 已并入 / duplicate ticket " + duplicateID + " merged into this one"}, nil
 	})
 }
+
+// Ask sends the resident a question about their ticket by SMS (the
+// notifier texts it; the resident's reply comes back as a note). Only the
+// responsible unit or one above it asks, on an open ticket whose resident
+// left a number and agreed to be contacted.
+// Errors: EINVALID (no question), ECONFLICT (closed ticket, no number or
+// no consent), and as Accept.
+func (s *Service) Ask(ctx context.Context, u *hotline.User, id, question string) (*hotline.Ticket, error) {
+	question, err := text("text", question)
+	if err != nil {
+		return nil, err
+	}
+	return s.act(ctx, u, id, true, func(t *hotline.Ticket, _ *hotline.Network, _ time.Time) (*hotline.Event, error) {
+		switch {
+		case !t.Status.Open():
+			return nil, hotline.Errorf(hotline.ECONFLICT, "ticket %s is %s: reopen it before asking the resident", t.ID, statusWords[t.Status])
+		case t.Contact.Phone == "":
+			return nil, hotline.Errorf(hotline.ECONFLICT, "the resident of ticket %s left no phone number; call them or add a note", t.ID)
+		case !t.Contact.Consent:
+			return nil, hotline.Errorf(hotline.ECONFLICT, "the resident of ticket %s did not agree to be contacted by SMS", t.ID)
+		}
+		return &hotline.Event{Type: hotline.EventTicketAsked, Note: question}, nil
+	})
+}

@@ -138,3 +138,33 @@ func (s *Service) redo(ctx context.Context, id string, score int, comment, actor
 	}
 	return t, nil
 }
+
+// RecordRating records a rating the resident gave a member of staff, e.g.
+// on a callback to a resident without SMS: the same as Rate, after the
+// user's right to see the ticket is checked, with the user as the actor and
+// the note saying it was taken by staff.
+// Errors: EUNAUTHORIZED, ENOTFOUND, EFORBIDDEN (volunteers), and as Rate.
+func (s *Service) RecordRating(ctx context.Context, u *hotline.User, id string, score int, comment string) (*hotline.Ticket, error) {
+	if u == nil {
+		return nil, unauthorized()
+	}
+	if !hotline.ValidTicketID(id) {
+		return nil, notFound()
+	}
+	t, err := s.Tickets.FindTicket(ctx, id)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		return nil, notFound()
+	} else if err != nil {
+		return nil, err
+	}
+	if err := check(u, s.network(), t, false); err != nil {
+		return nil, err
+	}
+	comment = clean(comment)
+	if comment == "" {
+		comment = "电话回访 / by phone"
+	} else {
+		comment = "电话回访 / by phone: " + comment
+	}
+	return s.Rate(ctx, id, score, comment, u.ID)
+}

@@ -14,12 +14,16 @@ const (
 	KindAccepted      = "accepted"
 	KindResolved      = "resolved"
 	KindRatingRequest = "rating_request"
+	KindQuestion      = "question"
 )
 
 const (
 	// RatingWait is how long a resident's reply counts as the rating asked
 	// for (the sms:rating session's TTL).
 	RatingWait = 7 * 24 * time.Hour
+	// ReplyWait is how long a resident's messages count as the reply to a
+	// unit's question (the sms:reply session's TTL).
+	ReplyWait = 3 * 24 * time.Hour
 	// DefaultMaxAge is how old an event may be and still be told: an
 	// "accepted" text days late (a consumer group created again, a long
 	// outage) confuses more than it helps.
@@ -51,6 +55,21 @@ type AwaitingRating struct {
 // "sms:rating:" and the number in E.164, e.g. "sms:rating:+8613800138000".
 func RatingKey(phone string) string { return "sms:rating:" + phone }
 
+// AwaitingReply is what the Notifier stores under ReplyKey(phone) when a
+// unit asks the resident a question (ticket.asked): the SMS webhook adds
+// the number's next messages to TicketID as notes.
+type AwaitingReply struct {
+	TicketID string `json:"ticket_id"`
+	Language string `json:"language"`
+	// AskedAt is when the question was asked; an older question never
+	// replaces a newer one.
+	AskedAt time.Time `json:"asked_at"`
+}
+
+// ReplyKey is the PhoneSessions key of the question a number is asked:
+// "sms:reply:" and the number in E.164.
+func ReplyKey(phone string) string { return "sms:reply:" + phone }
+
 // MessageKey is the outbox key of the message of kind about version of
 // ticket id, e.g. "ticket:1600356:v4:accepted": one message per change,
 // however many replicas handle the event and however often it is replayed.
@@ -64,8 +83,9 @@ func MessageKey(ticketID string, version int64, kind string) string {
 // number and the resident's consent get messages; the text holds the
 // ticket number and nothing else personal.
 //
-// Staff notes (ticket.noted) are not told: nothing marks a note as a
-// question for the resident, and most are internal.
+// Staff notes (ticket.noted) are internal and not told; a unit that needs
+// the resident's answer asks (ticket.asked): the question is texted and
+// the resident's reply comes back to the ticket (ReplyKey).
 type Notifier struct {
 	tickets  TicketFinder
 	outbox   hotline.Outbox
@@ -105,7 +125,7 @@ func (n *Notifier) Handler(ctx context.Context) func(hotline.FeedEvent) error {
 // again (the store was unavailable); anything else is logged and dropped.
 func (n *Notifier) Handle(ctx context.Context, e hotline.FeedEvent) error {
 	ev := e.Event
-	if ev == nil || (ev.Type != hotline.EventTicketAccepted && ev.Type != hotline.EventTicketResolved) {
+	if ev == nil || (ev.Type != hotline.EventTicketAccepted && ev.Type != hotline.EventTicketResolved && ev.Type != hotline.EventTicketAsked) {
 		return nil
 	}
 	maxAge := n.MaxAge
@@ -132,6 +152,11 @@ func (n *Notifier) Handle(ctx context.Context, e hotline.FeedEvent) error {
 	switch ev.Type {
 	case hotline.EventTicketAccepted:
 		return n.enqueue(ctx, t, ev, KindAccepted, AcceptedText(lang, t.ID), time.Time{})
+	case hotline.EventTicketAsked:
+		if err := n.awaitReply(ctx, t, ev, lang); err != nil {
+			return err
+		}
+		return n.enqueue(ctx, t, ev, KindQuestion, QuestionText(lang, t.ID, ev.Note), time.Time{})
 	case hotline.EventTicketResolved:
 		if err := n.enqueue(ctx, t, ev, KindResolved, ResolvedText(lang, t.ID, ev.Note), time.Time{}); err != nil {
 			return err
@@ -187,4 +212,27 @@ func (n *Notifier) awaitRating(ctx context.Context, t *hotline.Ticket, ev *hotli
 		return nil
 	}
 	return n.sessions.Save(ctx, key, AwaitingRating{TicketID: t.ID, Language: lang, RequestedAt: at}, ttl)
+}
+
+// awaitReply records that the number's next messages answer the question
+// of ticket t, unless a later question to that number is recorded already.
+func (n *Notifier) awaitReply(ctx context.Context, t *hotline.Ticket, ev *hotline.Event, lang string) error {
+	at := ev.At
+	if at.IsZero() {
+		at = n.now()
+	}
+	ttl := ReplyWait - n.now().Sub(at)
+	if ttl <= 0 {
+		return nil
+	}
+	key := ReplyKey(t.Contact.Phone)
+	var cur AwaitingReply
+	found, err := n.sessions.Load(ctx, key, &cur)
+	if err != nil {
+		return err
+	}
+	if found && cur.TicketID != t.ID && cur.AskedAt.After(at) {
+		return nil
+	}
+	return n.sessions.Save(ctx, key, AwaitingReply{TicketID: t.ID, Language: lang, AskedAt: at}, ttl)
 }

@@ -289,3 +289,40 @@ func TestTexts(t *testing.T) {
 		t.Errorf("MessageKey = %q, want %q", got, want)
 	}
 }
+
+func ask(question string) hotline.TicketChange {
+	return func(t *hotline.Ticket) (*hotline.Event, error) {
+		return &hotline.Event{Type: hotline.EventTicketAsked, Actor: "u1", Note: question}, nil
+	}
+}
+
+// A unit's question is texted to the resident, once, and the number's
+// replies are recorded as awaited for that ticket; a ticket without
+// consent gets nothing.
+func TestNotifierAsksTheResident(t *testing.T) {
+	e := newEnv(t, twiliofake.Config{})
+	store := redisstore.NewTicketStore(e.db)
+	e.StartNotifier(t, "replica-a")
+	const phone, silent = "+8613800138011", "+8613800138012"
+	tk := MustTicket(t, store, newTicket(phone, "", true), accept, ask("请问是几号楼？"))
+	MustTicket(t, store, newTicket(silent, "", false), accept, ask("请问是几号楼？"))
+
+	ms := e.waitMessages(t, phone, 2)
+	if got := kinds(ms); !slices.Equal(got, []string{notify.KindAccepted, notify.KindQuestion}) {
+		t.Fatalf("messages %v, want accepted and question", got)
+	}
+	q := ms[1]
+	if q.Kind != notify.KindQuestion {
+		q = ms[0]
+	}
+	if !strings.Contains(q.Body, "请问是几号楼？") || !strings.Contains(q.Body, tk.ID) || !strings.Contains(q.Body, "回复") {
+		t.Errorf("question text %q: want the question, the ticket and how to answer", q.Body)
+	}
+	var awaited notify.AwaitingReply
+	if ok, err := e.sessions.Load(context.Background(), notify.ReplyKey(phone), &awaited); err != nil || !ok || awaited.TicketID != tk.ID {
+		t.Errorf("awaited reply %+v (found %v, %v), want ticket %s", awaited, ok, err, tk.ID)
+	}
+	if ms := e.messagesTo(t, silent); len(ms) != 0 {
+		t.Errorf("a ticket without consent got %d messages", len(ms))
+	}
+}

@@ -55,6 +55,17 @@ func RatingRequestText(lang, ticketID string) string {
 	return "请为工单 " + ticketID + " 的处理打分：回复 1-5（5 = 非常满意），可附上意见。"
 }
 
+// QuestionText asks the resident a unit's question about their ticket;
+// the reply comes back to the ticket. Long digit runs in the question are
+// masked as in resolution notes, and it is cut to a readable length.
+func QuestionText(lang, ticketID, question string) string {
+	question = cleanNote(question)
+	if lang == "en" {
+		return "Community hotline, about your ticket " + ticketID + ": " + question + " Please reply to this message."
+	}
+	return "【社区热线】关于您的工单 " + ticketID + "：" + question + " 请直接回复本短信。"
+}
+
 // numberLike is a run of digits, possibly split by spaces or hyphens, as
 // phone numbers are written ("021 5555 1234", "139-1234-5678").
 var numberLike = regexp.MustCompile(`\d(?:[ -]?\d)+`)

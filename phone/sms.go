@@ -189,6 +189,32 @@ func (l *Line) decideSMS(ctx context.Context, from, body, media string) (smsInte
 			return smsIntent{}, err
 		}
 	}
+	// A unit asked the resident a question (notify.ReplyKey): the answer
+	// goes to that ticket, unless a conversation about another is open.
+	asked := false
+	if open == nil {
+		var awaited notify.AwaitingReply
+		if ok, err := l.d.Sessions.Load(ctx, notify.ReplyKey(from), &awaited); err != nil {
+			return smsIntent{}, err
+		} else if ok && awaited.TicketID != "" {
+			t, err := l.d.Tickets.FindTicket(ctx, awaited.TicketID)
+			switch {
+			case err == nil && t.Status.Open() && t.Contact.Phone == from:
+				open, asked = t, true
+				if awaited.Language != "" && !hasLetters(body) {
+					in.Lang = awaited.Language
+				}
+			case err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND:
+				return smsIntent{}, err
+			}
+		}
+	}
+	if asked && (body != "" || media != "") {
+		// An answer may well hold numbers ("12号楼602室"): it is the
+		// answer, not a menu choice or a ticket id.
+		in.Kind, in.TicketID = smsNote, open.ID
+		return in, nil
+	}
 	digits := digitsOnly(body)
 	if open != nil && digits != "" && media == "" {
 		if n, ok := atoiSmall(digits); ok && n >= 1 && n <= len(l.menu()) {

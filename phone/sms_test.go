@@ -238,3 +238,39 @@ func TestSMS_ConcurrentDuplicates(t *testing.T) {
 		t.Errorf("%d tickets, want 1", got)
 	}
 }
+
+// A unit asked the resident a question (notify recorded it): the reply,
+// numbers and all, is added to that ticket as a note, also after the SMS
+// conversation that opened it has expired.
+func TestSMS_ReplyToAQuestion(t *testing.T) {
+	st := MustStreet(t)
+	ctx := context.Background()
+	st.SMS(t, "SM00000000000000000000000000000301", resident, "楼道里堆满杂物，有消防隐患")
+	tk := st.MustTicket(t, "SM00000000000000000000000000000301")
+	if _, err := st.Dispatch.Accept(ctx, admin, tk.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Dispatch.Ask(ctx, admin, tk.ID, "请问是几号楼几单元？"); err != nil {
+		t.Fatal(err)
+	}
+	// The conversation has expired; the question is what is awaited.
+	if err := st.Sessions.Delete(ctx, "sms:conv:"+resident); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Sessions.Save(ctx, notify.ReplyKey(resident), notify.AwaitingReply{TicketID: tk.ID, Language: "zh", AskedAt: time.Now()}, notify.ReplyWait); err != nil {
+		t.Fatal(err)
+	}
+	got := st.SMS(t, "SM00000000000000000000000000000302", resident, "12号楼602室")
+	notes := events(t, st, tk.ID, hotline.EventTicketNoted)
+	if len(notes) != 1 || !strings.Contains(notes[0].Note, "12号楼602室") {
+		t.Fatalf("notes %+v after the reply %q (answer %q), want the reply on ticket %s", notes, "12号楼602室", got, tk.ID)
+	}
+	if !strings.Contains(got, tk.ID) {
+		t.Errorf("answer %q does not name the ticket", got)
+	}
+	// Another number's message is not taken for the answer.
+	st.SMS(t, "SM00000000000000000000000000000303", "+8613900000001", "12号楼602室")
+	if notes := events(t, st, tk.ID, hotline.EventTicketNoted); len(notes) != 1 {
+		t.Errorf("another number's message was added to the ticket: %d notes", len(notes))
+	}
+}

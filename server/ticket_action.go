@@ -28,6 +28,8 @@ type actionBody struct {
 	UnitID      string `json:"unit_id"`
 	Note        string `json:"note"`
 	DuplicateID string `json:"duplicate_id"`
+	Score       int    `json:"score"`
+	Comment     string `json:"comment"`
 }
 
 type ticketAction func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error)
@@ -61,6 +63,14 @@ var ticketActions = map[string]ticketAction{
 	},
 	"merge": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error) {
 		return d.Merge(ctx, u, id, b.DuplicateID)
+	},
+	// ask texts the resident a question; their reply comes back as a note.
+	"ask": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error) {
+		return d.Ask(ctx, u, id, b.Text)
+	},
+	// rating records the resident's rating taken by staff on a callback.
+	"rating": func(ctx context.Context, d *dispatch.Service, u *hotline.User, id string, b actionBody) (*hotline.Ticket, error) {
+		return d.RecordRating(ctx, u, id, b.Score, b.Comment)
 	},
 }
 

@@ -249,3 +249,50 @@ func TestTicketActions_NoDispatch(t *testing.T) {
 		t.Errorf("code %q", body.Code)
 	}
 }
+
+// A unit asks the resident a question by SMS, and records the rating the
+// resident gave on a callback.
+func TestTicketActions_AskAndRating(t *testing.T) {
+	f := mustDispatchFixture(t)
+	tk := f.MustSubmit(t, intake.Submission{ServiceCode: "sanitation", Description: "垃圾没人清", Lat: &f.C01Lat, Long: &f.C01Long,
+		Phone: "13800138000", Consent: true})
+	if _, err := f.Server.Dispatch.RouteNew(context.Background(), tk.ID); err != nil {
+		t.Fatal(err)
+	}
+	url := func(action string) string { return "/api/v1/tickets/" + tk.ID + "/" + action }
+	Run(t, f.TestServer, []Scenario{
+		{Name: "ask: valid", Method: "POST", URL: url("ask"), Body: `{"text":"请问是几号楼？"}`, Session: f.C01, WithCSRF: true,
+			ExpectedStatus: 200},
+		{Name: "ask: no question", Method: "POST", URL: url("ask"), Body: `{}`, Session: f.C01, WithCSRF: true,
+			ExpectedStatus: 400, ExpectedContent: []string{`"text":"required`}},
+		{Name: "ask: another committee", Method: "POST", URL: url("ask"), Body: `{"text":"?"}`, Session: f.C02, WithCSRF: true,
+			ExpectedStatus: 404},
+		{Name: "rating: not resolved yet", Method: "POST", URL: url("rating"), Body: `{"score":5}`, Session: f.C01, WithCSRF: true,
+			ExpectedStatus: 409, ExpectedContent: []string{"not resolved"}},
+		{Name: "accept", Method: "POST", URL: url("accept"), Session: f.C01, WithCSRF: true, ExpectedStatus: 200},
+		{Name: "resolve", Method: "POST", URL: url("resolve"), Body: `{"text":"已清运"}`, Session: f.C01, WithCSRF: true, ExpectedStatus: 200},
+		{Name: "rating: no score", Method: "POST", URL: url("rating"), Body: `{}`, Session: f.C01, WithCSRF: true,
+			ExpectedStatus: 400, ExpectedContent: []string{`"score"`}},
+		{Name: "rating: unauthenticated", Method: "POST", URL: url("rating"), Body: `{"score":5}`, ExpectedStatus: 401},
+		{Name: "rating: valid", Method: "POST", URL: url("rating"), Body: `{"score":4,"comment":"老人说挺好"}`, Session: f.Center,
+			WithCSRF: true, ExpectedStatus: 200},
+		{Name: "rating: twice", Method: "POST", URL: url("rating"), Body: `{"score":5}`, Session: f.C01, WithCSRF: true,
+			ExpectedStatus: 409, ExpectedContent: []string{"already rated"}},
+	})
+	if got := mustGet(t, f.Tickets, tk.ID); got.Satisfaction != 4 {
+		t.Errorf("satisfaction %d, want 4", got.Satisfaction)
+	}
+	evs, err := f.Tickets.TicketEvents(context.Background(), tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	want := []string{hotline.EventTicketCreated, hotline.EventTicketRouted, hotline.EventTicketAsked, hotline.EventTicketAccepted,
+		hotline.EventTicketResolved, hotline.EventTicketRated}
+	if !equal(types, want) {
+		t.Errorf("events %v, want %v", types, want)
+	}
+}

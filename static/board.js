@@ -1067,6 +1067,17 @@ const ACTIONS = [
     ],
   },
   { name: "note", when: new Set(STATUSES), fields: [{ key: "text", required: true }] },
+  // ask texts the resident; their reply comes back as a note.
+  { name: "ask", when: OPEN, fields: [{ key: "text", label: "question", required: true }] },
+  // rating records what a resident without SMS said on a callback.
+  {
+    name: "rating",
+    when: new Set(["resolved", "closed"]),
+    fields: [
+      { key: "score", kind: "score", required: true },
+      { key: "comment", required: false },
+    ],
+  },
   { name: "merge", when: OPEN, fields: [{ key: "duplicate_id", kind: "id", required: true }] },
   { name: "cancel", when: OPEN, danger: true, fields: [{ key: "reason", required: true }] },
 ];
@@ -1111,9 +1122,13 @@ function actionForm(a, tk) {
   form.append(el("h3", { text: t("board.a." + a.name) }));
   for (const f of a.fields) {
     const id = `af-${a.name}-${f.key}`;
-    const label = el("label", { for: id, text: t("board.af." + f.key) + (f.required ? "" : t("board.af.optional")) });
+    const label = el("label", { for: id, text: t("board.af." + (f.label || f.key)) + (f.required ? "" : t("board.af.optional")) });
     let input;
-    if (f.kind === "unit") {
+    if (f.kind === "score") {
+      input = el("select", { class: "short" });
+      input.append(option("", t("board.af.pick_score"), ""));
+      for (let n = 5; n >= 1; n--) input.append(option(String(n), t("board.af.score_" + n), ""));
+    } else if (f.kind === "unit") {
       input = unitPicker(tk);
     } else if (f.kind === "id") {
       input = el("input", { type: "text", inputmode: "numeric", autocomplete: "off", class: "short" });
@@ -1152,7 +1167,7 @@ function actionForm(a, tk) {
         input.setAttribute("aria-describedby", err.id);
         bad = bad || input;
       }
-      if (v) body[f.key] = v;
+      if (v) body[f.key] = f.kind === "score" ? Number(v) : v;
     }
     if (bad) {
       bad.focus();

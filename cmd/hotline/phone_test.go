@@ -59,7 +59,8 @@ func TestPhoneLineFromCallToRating(t *testing.T) {
 	}
 
 	waitSMS(t, c, base, caller, id, "工单号")
-	tk, err := m.Server.Tickets.FindTicket(context.Background(), id)
+	ctx := context.Background()
+	tk, err := m.Server.Tickets.FindTicket(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,11 +69,28 @@ func TestPhoneLineFromCallToRating(t *testing.T) {
 	}
 
 	admin := &hotline.User{ID: "u-admin", Username: "admin", Role: hotline.RoleAdmin}
-	ctx := context.Background()
 	if _, err := m.Dispatch.Accept(ctx, admin, id); err != nil {
 		t.Fatal(err)
 	}
 	waitSMS(t, c, base, caller, id, "受理")
+
+	// The unit needs a detail: the question goes by SMS, the answer comes
+	// back to the ticket as a note.
+	if _, err := m.Dispatch.Ask(ctx, admin, id, "请问是几号楼？"); err != nil {
+		t.Fatal(err)
+	}
+	waitSMS(t, c, base, caller, id, "请问是几号楼？")
+	var answer simulator.SMSResult
+	postJSON(t, c, base+"/sim/sms", map[string]string{"from": caller, "body": "12号楼602室"}, nil, &answer)
+	evs, err := m.Server.Tickets.TicketEvents(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(evs, func(e *hotline.Event) bool {
+		return e.Type == hotline.EventTicketNoted && strings.Contains(e.Note, "12号楼602室")
+	}) {
+		t.Errorf("the resident's answer is not on the ticket; replies %+v", answer.Replies)
+	}
 	if _, err := m.Dispatch.Resolve(ctx, admin, id, "已更换楼道灯"); err != nil {
 		t.Fatal(err)
 	}
