@@ -35,7 +35,8 @@ const RedoBelow = 3
 // Errors: EINVALID (score outside 1..5, comment too long), ENOTFOUND,
 // ECONFLICT (not resolved yet, cancelled, merged, already rated),
 // EUNAVAILABLE. When the rating is stored but the redo cannot be, the
-// error is returned and the rating stands.
+// error is returned and the rating stands; the same rating sent again
+// (the resident or the SMS webhook retrying) then does the redo.
 func (s *Service) Rate(ctx context.Context, id string, score int, comment, actor string) (*hotline.Ticket, error) {
 	if score < 1 || score > 5 {
 		return nil, &hotline.Error{Code: hotline.EINVALID,
@@ -54,6 +55,11 @@ func (s *Service) Rate(ctx context.Context, id string, score int, comment, actor
 	now := s.now()
 	t, err := s.Tickets.UpdateTicket(ctx, id, func(t *hotline.Ticket) (*hotline.Event, error) {
 		switch {
+		case t.Satisfaction == score && score < RedoBelow && !t.Redo &&
+			(t.Status == hotline.StatusResolved || t.Status == hotline.StatusClosed):
+			// The same low rating again, its redo never stored (Redis
+			// failed between the two updates): finish the redo now.
+			return nil, errRedoPending
 		case t.Satisfaction != 0:
 			return nil, hotline.Errorf(hotline.ECONFLICT, "ticket %s is already rated (%d of 5)", t.ID, t.Satisfaction)
 		case t.MergedInto != "":
@@ -66,12 +72,13 @@ func (s *Service) Rate(ctx context.Context, id string, score int, comment, actor
 		t.Satisfaction = score
 		return &hotline.Event{Type: hotline.EventTicketRated, At: now, Actor: actor, UnitID: t.UnitID, Note: note}, nil
 	})
-	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+	switch {
+	case errors.Is(err, errRedoPending):
+	case hotline.ErrorCode(err) == hotline.ENOTFOUND:
 		return nil, notFound()
-	} else if err != nil {
+	case err != nil:
 		return nil, err
-	}
-	if score >= RedoBelow {
+	case score >= RedoBelow:
 		return t, nil
 	}
 	redone, err := s.redo(ctx, id, score, comment, actor)
@@ -81,6 +88,10 @@ func (s *Service) Rate(ctx context.Context, id string, score int, comment, actor
 	}
 	return redone, nil
 }
+
+// errRedoPending aborts the rating update of a retried low rating whose
+// redo is still to be done.
+var errRedoPending = errors.New("dispatch: rated low, redo pending")
 
 // ratingNote is the rated event's note: the score, then the comment in
 // both halves, as Reassign writes a dispatcher's note.

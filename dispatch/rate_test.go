@@ -236,3 +236,51 @@ func TestRate_Twice(t *testing.T) {
 		t.Errorf("two racing ratings: %d succeeded, %d rated events; want 1 and 1", ok, n)
 	}
 }
+
+// A low rating whose redo was never stored (Redis failed between the two
+// updates) is finished when the same rating comes again; any other
+// rating of it is still refused.
+func TestRate_RetryFinishesAPendingRedo(t *testing.T) {
+	st := MustStreet(t)
+	ctx := context.Background()
+	tk := st.MustResolved(t)
+	// The state a failed redo leaves: rated 2, still resolved.
+	if _, err := st.Tickets.UpdateTicket(ctx, tk.ID, func(t *hotline.Ticket) (*hotline.Event, error) {
+		t.Satisfaction = 2
+		return &hotline.Event{Type: hotline.EventTicketRated, Actor: "resident", Note: "满意度评价 2 分"}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Dispatch.Rate(ctx, tk.ID, 4, "", ""); hotline.ErrorCode(err) != hotline.ECONFLICT {
+		t.Errorf("another score: %v, want already rated", err)
+	}
+	got, err := st.Dispatch.Rate(ctx, tk.ID, 2, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != hotline.StatusReopened || !got.Redo || got.UnitID != "c07" {
+		t.Errorf("after the retry: %s, redo %v, at %s; want reopened as a redo at c07", got.Status, got.Redo, got.UnitID)
+	}
+	if rated := events(t, st, tk.ID, hotline.EventTicketRated); len(rated) != 1 {
+		t.Errorf("%d rated events, want the one", len(rated))
+	}
+	if _, err := st.Dispatch.Rate(ctx, tk.ID, 2, "", ""); hotline.ErrorCode(err) != hotline.ECONFLICT {
+		t.Errorf("after the redo, the same rating again: %v, want already rated", err)
+	}
+}
+
+// events returns the ticket's events of type typ.
+func events(tb testing.TB, st *Street, id, typ string) []*hotline.Event {
+	tb.Helper()
+	evs, err := st.Tickets.TicketEvents(context.Background(), id)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []*hotline.Event
+	for _, e := range evs {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
