@@ -1,18 +1,15 @@
 package simulator_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/caojiadu/hotline/internal/browsertest"
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/server"
@@ -25,135 +22,35 @@ import (
 // screen, with CSP violations, uncaught exceptions and console errors
 // collected and failing the test.
 
-const chromiumPath = "/usr/bin/chromium"
+// browser is a headless Chromium tab (internal/browsertest), with the
+// short names these tests use.
+type browser struct{ *browsertest.Browser }
 
-const cspRecorder = `window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + (e.sourceFile || "") + ":" + e.lineNumber);
-});`
-
-type browser struct {
-	ctx context.Context
-
-	mu       sync.Mutex
-	problems []string
-}
-
-// newBrowser starts Chromium with a fresh profile; without it the test is
-// skipped, except in CI (CI set), where a skip would hide that the page
-// was never driven.
 func newBrowser(t *testing.T) *browser {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but there is no Chromium at %s: install it (apt-get install chromium fonts-wqy-microhei)", chromiumPath)
-		}
-		t.Skipf("no Chromium at %s; install it to run the browser tests", chromiumPath)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(412, 915),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	b := &browser{}
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
-		switch e := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			msg := e.ExceptionDetails.Text
-			if e.ExceptionDetails.Exception != nil {
-				msg += " " + e.ExceptionDetails.Exception.Description
-			}
-			b.problem("uncaught exception: " + msg)
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError {
-				var parts []string
-				for _, a := range e.Args {
-					parts = append(parts, string(a.Value)+a.Description)
-				}
-				b.problem("console.error: " + strings.Join(parts, " "))
-			}
-		}
-	}))
-	t.Cleanup(cancel)
-	b.ctx = ctx
-	// The first Run starts the browser; it must have no deadline of its own.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(412, 915, chromedp.EmulateMobile)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-		page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRecorder}); err != nil {
-		t.Fatalf("install the CSP recorder: %v", err)
-	}
+	b := &browser{browsertest.New(t)}
+	b.Where = `location.href + " | alert: " + document.getElementById("sim-alert").textContent + " | log: " + document.getElementById("call-log").innerText`
 	return b
 }
 
-func (b *browser) problem(s string) {
-	b.mu.Lock()
-	b.problems = append(b.problems, s)
-	b.mu.Unlock()
-}
-
-// stepTimeout bounds one step; the margin is for a loaded 2-core machine.
-const stepTimeout = 45 * time.Second
-
 func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		dctx, dcancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer dcancel()
-		where, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + " | alert: " +
-			document.getElementById("sim-alert").textContent + " | log: " + document.getElementById("call-log").innerText`))
-		b.mu.Lock()
-		problems := strings.Join(b.problems, "; ")
-		b.mu.Unlock()
-		t.Fatalf("%s: %v (at %s; page problems: %s)", what, err, where, problems)
-	}
+	b.Do(t, what, steps...)
 }
 
 func (b *browser) text(t *testing.T, css string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", css, err)
-	}
-	return strings.TrimSpace(s)
-}
-
-func eval[T any](t *testing.T, b *browser, js string) T {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("eval %s: %v", js, err)
-	}
-	return v
+	return b.Text(t, css)
 }
 
 func (b *browser) checkPage(t *testing.T) {
 	t.Helper()
-	if v := eval[[]string](t, b, `window.__csp || []`); len(v) > 0 {
-		t.Errorf("Content-Security-Policy violations: %q", v)
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, p := range b.problems {
-		t.Errorf("page problem: %s", p)
-	}
-	b.problems = nil
+	b.CheckPage(t)
+}
+
+// eval evaluates a JavaScript expression into T.
+func eval[T any](t *testing.T, b *browser, js string) T {
+	t.Helper()
+	return browsertest.Eval[T](t, b.Browser, js)
 }
 
 // waitStep waits until the call waits for input at a step whose action

@@ -4,167 +4,42 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/caojiadu/hotline/internal/browsertest"
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/redisstore"
 )
 
-// chromiumPath is where Debian installs Chromium (apt-get install chromium).
-const chromiumPath = "/usr/bin/chromium"
+// browser is a headless Chromium tab (internal/browsertest), with the
+// short names these tests use.
+type browser struct{ *browsertest.Browser }
 
-// cspRecorder runs before any script of every page (scripts injected over
-// the DevTools protocol are not subject to the page's CSP) and keeps every
-// Content-Security-Policy violation, so a test can assert the pages need
-// nothing the policy forbids: no inline script, no style attribute, no
-// outside resource.
-const cspRecorder = `window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + (e.sourceFile || "") + ":" + e.lineNumber);
-});`
+func newBrowser(t *testing.T) *browser { return &browser{browsertest.New(t)} }
 
-// browser is a headless Chromium tab on a phone-sized screen, with the
-// page's uncaught exceptions and console errors collected.
-type browser struct {
-	ctx context.Context
-
-	mu       sync.Mutex
-	problems []string
-}
-
-// newBrowser starts Chromium with a fresh profile. Without a Chromium binary
-// the test is skipped on a developer's machine and fails in CI (CI set),
-// where a silent skip would hide that the pages were never driven.
-func newBrowser(t *testing.T) *browser {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but there is no Chromium at %s: install it (apt-get install chromium fonts-wqy-microhei)", chromiumPath)
-		}
-		t.Skipf("no Chromium at %s; install it to run the browser tests", chromiumPath)
-	}
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(412, 915),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-
-	b := &browser{}
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
-		switch e := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			msg := e.ExceptionDetails.Text
-			if e.ExceptionDetails.Exception != nil {
-				msg += " " + e.ExceptionDetails.Exception.Description
-			}
-			b.problem("uncaught exception: " + msg)
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError {
-				var parts []string
-				for _, a := range e.Args {
-					parts = append(parts, string(a.Value)+a.Description)
-				}
-				b.problem("console.error: " + strings.Join(parts, " "))
-			}
-		}
-	}))
-	t.Cleanup(cancel)
-	b.ctx = ctx
-
-	// The first Run starts the browser; it must have no deadline of its own.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(412, 915, chromedp.EmulateMobile)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-		page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRecorder}); err != nil {
-		t.Fatalf("install the CSP recorder: %v", err)
-	}
-	return b
-}
-
-func (b *browser) problem(s string) {
-	b.mu.Lock()
-	b.problems = append(b.problems, s)
-	b.mu.Unlock()
-}
-
-// stepTimeout bounds one step. Steps take well under a second; the margin
-// is for a loaded 2-core CI machine where Chromium itself is slow.
-const stepTimeout = 45 * time.Second
-
-// do runs steps with a deadline, failing the test with what it was doing,
-// where the page was and what the page complained of.
 func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		dctx, dcancel := context.WithTimeout(b.ctx, 5*time.Second)
-		defer dcancel()
-		where, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`location.href + " | alerts: " +
-			Array.from(document.querySelectorAll("[role=alert]"), (e) => e.textContent.trim()).filter(Boolean).join(" / ")`))
-		b.mu.Lock()
-		problems := strings.Join(b.problems, "; ")
-		b.mu.Unlock()
-		t.Fatalf("%s: %v (at %s; page problems: %s)", what, err, where, problems)
-	}
+	b.Do(t, what, steps...)
 }
 
-// text returns the visible text of the first element matching css.
 func (b *browser) text(t *testing.T, css string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", css, err)
-	}
-	return strings.TrimSpace(s)
+	return b.Text(t, css)
+}
+
+func (b *browser) checkPage(t *testing.T) {
+	t.Helper()
+	b.CheckPage(t)
 }
 
 // eval evaluates a JavaScript expression into T.
 func eval[T any](t *testing.T, b *browser, js string) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
-	if err != nil {
-		t.Fatalf("eval %s: %v", js, err)
-	}
-	return v
-}
-
-// checkPage fails the test if the current page broke the CSP, threw or
-// logged an error.
-func (b *browser) checkPage(t *testing.T) {
-	t.Helper()
-	if v := eval[[]string](t, b, `window.__csp || []`); len(v) > 0 {
-		t.Errorf("%s: Content-Security-Policy violations: %q", eval[string](t, b, `location.pathname`), v)
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, p := range b.problems {
-		t.Errorf("page problem: %s", p)
-	}
-	b.problems = nil
+	return browsertest.Eval[T](t, b.Browser, js)
 }
 
 // serviceNames returns the catalogue's names by code, as the API serves them.
