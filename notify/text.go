@@ -25,7 +25,7 @@ func AcceptedText(lang, ticketID string) string {
 	if lang == "en" {
 		return "Community hotline: your ticket " + ticketID + " has been accepted and is being handled."
 	}
-	return "【社区热线】您的工单 " + ticketID + " 已受理，工作人员会尽快处理。"
+	return "【社区服务热线】您的工单 " + ticketID + " 已受理，工作人员会尽快处理。"
 }
 
 // ResolvedText tells the resident the ticket was resolved, with what was
@@ -40,7 +40,7 @@ func ResolvedText(lang, ticketID, note string) string {
 		}
 		return s
 	}
-	s := "【社区热线】您的工单 " + ticketID + " 已办结。"
+	s := "【社区服务热线】您的工单 " + ticketID + " 已办结。"
 	if note != "" {
 		s += "处理情况：" + note
 	}
@@ -63,7 +63,7 @@ func QuestionText(lang, ticketID, question string) string {
 	if lang == "en" {
 		return "Community hotline, about your ticket " + ticketID + ": " + question + " Please reply to this message."
 	}
-	return "【社区热线】关于您的工单 " + ticketID + "：" + question + " 请直接回复本短信。"
+	return "【社区服务热线】关于您的工单 " + ticketID + "：" + question + " 请直接回复本短信。"
 }
 
 // numberLike is a run of digits, possibly split by spaces or hyphens, as
