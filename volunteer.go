@@ -113,8 +113,29 @@ type VolunteerStore interface {
 	FindVolunteers(ctx context.Context, f VolunteerFilter) ([]*Volunteer, int, error)
 	// NearbyVolunteers returns matchable volunteers with skill within
 	// radius metres of (lat, long), nearest first, at most count.
+	// skill may also be QualificationSkill(kind): the store indexes each
+	// volunteer's qualifications (valid or expired: the caller checks the
+	// date) beside their skills. Errors: EINVALID, EUNAVAILABLE.
 	NearbyVolunteers(ctx context.Context, skill string, lat, long, radius float64, count int) ([]VolunteerDistance, error)
+	// VolunteersByPhone returns the stored volunteers with these phones
+	// (E.164), keyed by phone; unknown phones are absent. For bulk import:
+	// one round trip for a batch. Errors: EUNAVAILABLE.
+	VolunteersByPhone(ctx context.Context, phones []string) (map[string]*Volunteer, error)
+	// PutVolunteers writes a batch (bulk import) in few round trips. Each v
+	// with ID "" is created (new ID, Version 1, as CreateVolunteer); any
+	// other is stored as Version+1 if the stored version is still
+	// v.Version (as UpdateVolunteer, without retrying). On success v holds
+	// what was stored. errs[i] is v[i]'s own failure (ECONFLICT for a
+	// phone taken or a version moved on, EINVALID, ENOTFOUND), nil when
+	// stored; err is a failure of the whole batch (EUNAVAILABLE).
+	PutVolunteers(ctx context.Context, vs []*Volunteer) (errs []error, err error)
 }
+
+// QualificationSkill is the pseudo-skill under which a store indexes the
+// volunteers holding a qualification of kind, so that matching finds a
+// lawyer for a legal ticket even when "legal" is not among their skills.
+// Catalogue codes never hold a colon, so the two cannot collide.
+func QualificationSkill(kind string) string { return "qualification:" + kind }
 
 // VolunteerDistance is a volunteer found near a point.
 type VolunteerDistance struct {
