@@ -135,6 +135,14 @@ type Rater interface {
 	Rate(ctx context.Context, id string, score int, comment, actor string) (*hotline.Ticket, error)
 }
 
+// Tasks takes a volunteer's answer to a task offer by SMS
+// (volunteers.Tasker.HandleSMS): handled is false when the message is not
+// one, and the line goes on with it as usual; reply is the text to answer
+// with. It must be idempotent: a retried webhook may ask again.
+type Tasks interface {
+	HandleSMS(ctx context.Context, from, body string) (reply string, handled bool, err error)
+}
+
 // Deps are the services the line works with.
 type Deps struct {
 	Intake    *intake.Service
@@ -144,7 +152,11 @@ type Deps struct {
 	OptOuts   hotline.OptOuts
 	Sessions  hotline.PhoneSessions
 	// Rater takes SMS ratings; without it a rating reply is kept as a note.
-	Rater  Rater
+	Rater Rater
+	// Tasks, when set, answers volunteers' replies to task offers
+	// (volunteers.Tasker): it is asked about every message after STOP and
+	// START and before ratings, conversations and new needs.
+	Tasks  Tasks
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

@@ -42,6 +42,9 @@ type smsIntent struct {
 	// Muted: the number opted out, so the line answers nothing (what it
 	// says is still recorded).
 	Muted bool `json:"muted,omitempty"`
+	// Reply is Deps.Tasks' answer to a volunteer (kind task): the task
+	// step is done while deciding, so a retry answers with it unchanged.
+	Reply string `json:"reply,omitempty"`
 }
 
 const (
@@ -54,6 +57,7 @@ const (
 	smsNote      = "note"
 	smsNewTicket = "new"
 	smsHelpKind  = "help"
+	smsTask      = "task"
 )
 
 var stopWords = map[string]bool{
@@ -164,6 +168,20 @@ func (l *Line) decideSMS(ctx context.Context, from, body, media string) (smsInte
 		return smsIntent{}, err
 	}
 	in.Muted = out
+
+	// A volunteer's answer to a task offer. Tasks acts as it decides (it
+	// is idempotent on the assignment); its reply is kept in the intent,
+	// so a retry of this message answers the same whatever Tasks says then.
+	if l.d.Tasks != nil {
+		reply, handled, err := l.d.Tasks.HandleSMS(ctx, from, body)
+		if err != nil {
+			return smsIntent{}, err
+		}
+		if handled {
+			in.Kind, in.Reply = smsTask, reply
+			return in, nil
+		}
+	}
 
 	// notify records the rating it asked for (notify.RatingKey).
 	var rating notify.AwaitingRating
@@ -329,6 +347,8 @@ func (l *Line) doSMS(ctx context.Context, sid, from, body, media string, in smsI
 		return l.note(ctx, sid, from, body, media, in)
 	case smsHelpKind:
 		return text(lang, smsHelp), nil
+	case smsTask:
+		return in.Reply, nil
 	case smsNewTicket:
 		return l.newSMSTicket(ctx, sid, from, body, media, in)
 	}
