@@ -2,6 +2,7 @@ package volunteers_test
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ func MustService(tb testing.TB) (*volunteers.Service, *redisstore.VolunteerStore
 		Store: store, Assignments: a,
 		Directory: hotline.NewStaticDirectory(n, cat),
 		Now:       func() time.Time { return fixedNow },
+		Logger:    slog.New(slog.DiscardHandler),
 	}, store, a
 }
 
