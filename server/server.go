@@ -79,6 +79,10 @@ type Server struct {
 	Dispatch      *dispatch.Service
 	Open311       http.Handler // mounted at /open311/v2/ when set
 	Static        fs.FS        // the pages and assets, at its root
+	// Volunteers is the volunteer registry (volunteer.go); nil answers
+	// 503 on its routes, and volunteers then see no tickets.
+	Volunteers Volunteers
+
 	// Feed is what GET /ws follows for live boards; nil answers 503 there.
 	Feed hotline.Feed
 	// Ready checks the store for /readyz; nil means always ready.
@@ -145,6 +149,7 @@ func (s *Server) init() {
 		s.registerPageRoutes()
 		s.registerWSRoutes()
 		s.registerDispatchRoutes()
+		s.registerVolunteerRoutes()
 		if s.Open311 != nil {
 			s.mux.Handle("/open311/v2/", s.Open311)
 		}

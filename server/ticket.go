@@ -267,13 +267,17 @@ func (s *Server) handleTicketView(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
-	t, err := s.findTicket(r.Context(), r.PathValue("id"))
+	var t *hotline.Ticket
+	var err error
+	details := true
+	if u.Role == hotline.RoleVolunteer {
+		// Volunteers see only the tickets assigned to them (volunteer.go).
+		t, details, err = s.volunteerTicket(r.Context(), u, r.PathValue("id"))
+	} else if t, err = s.findTicket(r.Context(), r.PathValue("id")); err == nil && !u.CanSeeTicket(s.Directory.Network(), t) {
+		err = notFound()
+	}
 	if err != nil {
 		Error(w, r, err)
-		return
-	}
-	if !u.CanSeeTicket(s.Directory.Network(), t) {
-		Error(w, r, notFound())
 		return
 	}
 	events, err := s.Tickets.TicketEvents(r.Context(), t.ID)
@@ -283,6 +287,9 @@ func (s *Server) handleTicketView(w http.ResponseWriter, r *http.Request) {
 	}
 	if events == nil {
 		events = []*hotline.Event{}
+	}
+	if !details {
+		events = withoutNotes(events)
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Ticket *staffTicket     `json:"ticket"`
@@ -306,7 +313,11 @@ func (s *Server) handleTicketList(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	tickets, total, err := s.visibleTickets(r.Context(), u, f)
+	visible := s.visibleTickets
+	if u.Role == hotline.RoleVolunteer {
+		visible = s.volunteerTickets // only the tickets assigned to them (volunteer.go)
+	}
+	tickets, total, err := visible(r.Context(), u, f)
 	if err != nil {
 		Error(w, r, err)
 		return

@@ -18,6 +18,7 @@
 import { init, t, named, statusName, eventName, onLangChange, withLang, lang } from "/i18n.js";
 import { request, NetworkError, spacedID, formatTime, el } from "/api.js";
 import { historyItem } from "/history.js";
+import { renderVolunteers, setupVolunteers } from "/board-volunteers.js";
 
 const $ = (id) => document.getElementById(id);
 const SVGNS = "http://www.w3.org/2000/svg";
@@ -991,6 +992,7 @@ function renderDetail() {
   $("detail-empty").hidden = !!d;
   $("detail-body").hidden = !d;
   const title = $("detail-title");
+  renderVolunteers(d && d.ticket, state.me && state.me.user);
   if (!d) {
     title.textContent = t("staff.detail");
     return;
@@ -1488,6 +1490,8 @@ async function start() {
   setInterval(tick, 1000);
   setInterval(loadStats, 10 * 60e3);
 }
+
+setupVolunteers(() => (state.me && state.me.csrf_token) || "");
 
 onLangChange(() => {
   renderTitle();

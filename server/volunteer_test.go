@@ -1,0 +1,592 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/intake"
+	"github.com/caojiadu/hotline/server"
+	"github.com/caojiadu/hotline/volunteers"
+)
+
+// fakeVolunteers is an in-memory registry with just enough rules to show
+// that the handlers pass every decision to it and translate its errors:
+// social workers and admins review and see phones; committee staff
+// assign; a volunteer user sees the tickets assigned to them.
+type fakeVolunteers struct {
+	mu          sync.Mutex
+	vols        map[string]*hotline.Volunteer
+	assignments []*hotline.Assignment
+	users       map[string]string // user id → volunteer id
+	imported    string            // the last CSV imported
+	lastAt      time.Time         // the last Suggest's time
+}
+
+var _ server.Volunteers = (*fakeVolunteers)(nil)
+
+func newFakeVolunteers() *fakeVolunteers {
+	return &fakeVolunteers{vols: map[string]*hotline.Volunteer{}, users: map[string]string{}}
+}
+
+func reviewer(u *hotline.User) bool {
+	return u.Role == hotline.RoleSocialWorker || u.Role == hotline.RoleAdmin
+}
+
+func (f *fakeVolunteers) Register(_ context.Context, form volunteers.RegistrationForm) (*hotline.Volunteer, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fe := hotline.FieldErrors{}
+	if form.Name == "" {
+		fe.Add("name", "please give your name")
+	}
+	if len(form.Phone) != 11 {
+		fe.Add("phone", "not a valid mobile number")
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	for _, v := range f.vols {
+		if v.Phone == "+86"+form.Phone {
+			return nil, hotline.Errorf(hotline.ECONFLICT, "this phone number is already registered")
+		}
+	}
+	v := &hotline.Volunteer{ID: fmt.Sprintf("v%d", len(f.vols)+1), Name: form.Name, Phone: "+86" + form.Phone,
+		Committee: form.Committee, Skills: form.Skills, Languages: form.Languages,
+		Status: hotline.VolunteerApplied, Source: "form", Version: 1}
+	f.vols[v.ID] = v
+	return v, nil
+}
+
+func (f *fakeVolunteers) List(_ context.Context, u *hotline.User, flt hotline.VolunteerFilter) ([]*hotline.Volunteer, int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*hotline.Volunteer
+	for _, v := range f.vols {
+		if len(flt.Statuses) > 0 && !slices.Contains(flt.Statuses, v.Status) {
+			continue
+		}
+		if !reviewer(u) && v.Committee != u.UnitID {
+			continue
+		}
+		out = append(out, volunteers.View(u, v))
+	}
+	slices.SortFunc(out, func(a, b *hotline.Volunteer) int { return strings.Compare(a.ID, b.ID) })
+	return out, len(out), nil
+}
+
+func (f *fakeVolunteers) Get(_ context.Context, u *hotline.User, id string) (*hotline.Volunteer, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.vols[id]
+	if !ok {
+		return nil, hotline.Errorf(hotline.ENOTFOUND, "no such volunteer")
+	}
+	if u.Role == hotline.RoleVolunteer {
+		return nil, hotline.Errorf(hotline.EFORBIDDEN, "only staff can read the volunteer registry")
+	}
+	return volunteers.View(u, v), nil
+}
+
+func (f *fakeVolunteers) Record(ctx context.Context, u *hotline.User, id string) (any, error) {
+	v, err := f.Get(ctx, u, id)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"volunteer": v, "tasks": []any{}, "hours": map[string]float64{"elderly_visit": 2}}, nil
+}
+
+func (f *fakeVolunteers) review(u *hotline.User, id string, from []hotline.VolunteerStatus, change func(v *hotline.Volunteer) error) (*hotline.Volunteer, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !reviewer(u) {
+		return nil, hotline.Errorf(hotline.EFORBIDDEN, "only social workers review volunteers")
+	}
+	v, ok := f.vols[id]
+	if !ok {
+		return nil, hotline.Errorf(hotline.ENOTFOUND, "no such volunteer")
+	}
+	if !slices.Contains(from, v.Status) {
+		return nil, hotline.Errorf(hotline.ECONFLICT, "the volunteer is %s", v.Status)
+	}
+	if err := change(v); err != nil {
+		return nil, err
+	}
+	v.Version++
+	c := *v
+	return &c, nil
+}
+
+func (f *fakeVolunteers) Approve(_ context.Context, u *hotline.User, id, class string) (*hotline.Volunteer, error) {
+	return f.review(u, id, []hotline.VolunteerStatus{hotline.VolunteerApplied}, func(v *hotline.Volunteer) error {
+		if class == "" {
+			fe := hotline.FieldErrors{}
+			fe.Add("classification", "choose a classification")
+			return fe.Err()
+		}
+		v.Status, v.Classification = hotline.VolunteerApproved, class
+		return nil
+	})
+}
+
+func (f *fakeVolunteers) Reject(_ context.Context, u *hotline.User, id, reason string) (*hotline.Volunteer, error) {
+	return f.review(u, id, []hotline.VolunteerStatus{hotline.VolunteerApplied}, func(v *hotline.Volunteer) error {
+		v.Status, v.Notes = hotline.VolunteerRejected, reason
+		return nil
+	})
+}
+
+func (f *fakeVolunteers) Suspend(_ context.Context, u *hotline.User, id, reason string) (*hotline.Volunteer, error) {
+	return f.review(u, id, []hotline.VolunteerStatus{hotline.VolunteerApproved, hotline.VolunteerActive}, func(v *hotline.Volunteer) error {
+		v.Status, v.Notes = hotline.VolunteerSuspended, reason
+		return nil
+	})
+}
+
+func (f *fakeVolunteers) Activate(_ context.Context, u *hotline.User, id string) (*hotline.Volunteer, error) {
+	return f.review(u, id, []hotline.VolunteerStatus{hotline.VolunteerApproved, hotline.VolunteerSuspended}, func(v *hotline.Volunteer) error {
+		v.Status = hotline.VolunteerActive
+		return nil
+	})
+}
+
+func (f *fakeVolunteers) MarkLeft(_ context.Context, u *hotline.User, id string) (*hotline.Volunteer, error) {
+	return f.review(u, id, []hotline.VolunteerStatus{hotline.VolunteerApproved, hotline.VolunteerActive, hotline.VolunteerSuspended}, func(v *hotline.Volunteer) error {
+		v.Status = hotline.VolunteerLeft
+		return nil
+	})
+}
+
+func (f *fakeVolunteers) Import(_ context.Context, u *hotline.User, r io.Reader) (any, error) {
+	if !reviewer(u) {
+		return nil, hotline.Errorf(hotline.EFORBIDDEN, "only social workers import")
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.imported = string(b)
+	f.mu.Unlock()
+	rows, _ := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	return map[string]any{"created": len(rows) - 2, "rejected": []map[string]any{{"line": len(rows), "reason": "phone: not a valid mobile number"}}}, nil
+}
+
+func (f *fakeVolunteers) Export(ctx context.Context, u *hotline.User, w io.Writer, flt hotline.VolunteerFilter) error {
+	if !reviewer(u) {
+		return hotline.Errorf(hotline.EFORBIDDEN, "only social workers export")
+	}
+	list, _, _ := f.List(ctx, u, flt)
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"id", "name", "phone", "status"})
+	for _, v := range list {
+		cw.Write([]string{v.ID, v.Name, v.Phone, string(v.Status)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func (f *fakeVolunteers) Suggest(_ context.Context, u *hotline.User, t *hotline.Ticket, at time.Time, limit int) ([]server.Suggestion, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastAt = at
+	var out []server.Suggestion
+	for _, v := range f.vols {
+		if v.Status.Matchable() && slices.Contains(v.Skills, t.ServiceCode) {
+			c := *v
+			out = append(out, server.Suggestion{Volunteer: &c, Distance: 420, Load: 1, Score: 0.8, Reason: "同一居委会，420 米，手头 1 件"})
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeVolunteers) Assign(_ context.Context, u *hotline.User, ticketID string, ids []string) ([]*hotline.Assignment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u.Role != hotline.RoleCommittee && u.Role != hotline.RoleAdmin {
+		return nil, hotline.Errorf(hotline.EFORBIDDEN, "only committee staff assign volunteers")
+	}
+	var out []*hotline.Assignment
+	for _, id := range ids {
+		v, ok := f.vols[id]
+		if !ok || !v.Status.Matchable() {
+			return nil, hotline.Errorf(hotline.ECONFLICT, "volunteer %s cannot take tasks", id)
+		}
+		a := &hotline.Assignment{ID: fmt.Sprintf("a%d", len(f.assignments)+1), TicketID: ticketID, VolunteerID: id,
+			Status: hotline.AssignmentOffered, By: u.ID, Version: 1}
+		f.assignments = append(f.assignments, a)
+		c := *a
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
+func (f *fakeVolunteers) TicketAssignments(_ context.Context, u *hotline.User, ticketID string) ([]*hotline.Assignment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*hotline.Assignment
+	for _, a := range f.assignments {
+		if a.TicketID == ticketID {
+			c := *a
+			out = append(out, &c)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeVolunteers) SetHours(_ context.Context, u *hotline.User, id string, hours float64) (*hotline.Assignment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.assignments {
+		if a.ID == id {
+			if a.Status != hotline.AssignmentDone {
+				return nil, hotline.Errorf(hotline.ECONFLICT, "the task is not done")
+			}
+			a.Hours = hours
+			c := *a
+			return &c, nil
+		}
+	}
+	return nil, hotline.Errorf(hotline.ENOTFOUND, "no such assignment")
+}
+
+func (f *fakeVolunteers) Hours(_ context.Context, u *hotline.User, from, to time.Time, by string) (any, error) {
+	return map[string]any{"from": from, "to": to, "by": by, "rows": []any{}}, nil
+}
+
+func (f *fakeVolunteers) ExportHours(_ context.Context, u *hotline.User, w io.Writer, from, to time.Time, by string) error {
+	_, err := fmt.Fprintf(w, "%s,hours\nv1,2\n", by)
+	return err
+}
+
+func (f *fakeVolunteers) VolunteerTickets(_ context.Context, u *hotline.User) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, a := range f.assignments {
+		if a.VolunteerID == f.users[u.ID] {
+			out = append(out, a.TicketID)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeVolunteers) CanSeeTicketAsVolunteer(_ context.Context, u *hotline.User, ticketID string) (bool, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	see, details := false, false
+	for _, a := range f.assignments {
+		if a.TicketID == ticketID && a.VolunteerID == f.users[u.ID] && a.Status != hotline.AssignmentWithdrawn {
+			see = true
+			details = details || a.Status == hotline.AssignmentAccepted
+		}
+	}
+	return see, details, nil
+}
+
+// setAssignment changes the status of the assignment of volunteer vid on
+// ticket tid, as the volunteer's SMS reply would.
+func (f *fakeVolunteers) setAssignment(tid, vid string, st hotline.AssignmentStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.assignments {
+		if a.TicketID == tid && a.VolunteerID == vid {
+			a.Status = st
+		}
+	}
+}
+
+// volunteerFixture is a street with the fake registry, a ticket in c01's
+// area, and a social worker, c01's and c02's staff and a volunteer user.
+type volunteerFixture struct {
+	*TestServer
+	Vols                        *fakeVolunteers
+	Social, C01, C02, Volunteer *Session
+	VolunteerUser               *hotline.User
+	Ticket, Other               *hotline.Ticket
+}
+
+func mustVolunteerFixture(t *testing.T) *volunteerFixture {
+	t.Helper()
+	vols := newFakeVolunteers()
+	ts := MustOpenServer(t, func(s *server.Server) { s.Volunteers = vols })
+	f := &volunteerFixture{TestServer: ts, Vols: vols}
+	lat, long := ts.PointIn(t, "c01")
+	f.Ticket = ts.MustSubmit(t, intake.Submission{ServiceCode: "elderly_visit", Description: "独居老人需要探访",
+		Lat: &lat, Long: &long, Phone: "13812345678", LastName: "王", Consent: true})
+	f.Other = ts.MustSubmit(t, intake.Submission{ServiceCode: "elderly_visit", Description: "另一位老人",
+		Lat: &lat, Long: &long, Phone: "13912345678", LastName: "赵", Consent: true})
+	ts.MustCreateUser(t, "social", "social-pw-1", hotline.RoleSocialWorker, "center")
+	ts.MustCreateUser(t, "c01staff", "c01-pw-123", hotline.RoleCommittee, "c01")
+	ts.MustCreateUser(t, "c02staff", "c02-pw-123", hotline.RoleCommittee, "c02")
+	f.VolunteerUser = ts.MustCreateUser(t, "vol", "vol-pw-1234", hotline.RoleVolunteer, "c01")
+	f.Social = ts.MustLogin(t, "social", "social-pw-1")
+	f.C01 = ts.MustLogin(t, "c01staff", "c01-pw-123")
+	f.C02 = ts.MustLogin(t, "c02staff", "c02-pw-123")
+	f.Volunteer = ts.MustLogin(t, "vol", "vol-pw-1234")
+	return f
+}
+
+func TestVolunteerAPI(t *testing.T) {
+	f := mustVolunteerFixture(t)
+	register := `{"name":"李明","phone":"13800001111","committee":"c01","skills":["elderly_visit"],` +
+		`"languages":["zh","wuu"],"qualifications":[{"kind":"nurse"}],"consent":true}`
+	tk := "/api/v1/tickets/" + f.Ticket.ID
+
+	Run(t, f.TestServer, []Scenario{
+		// The public registration.
+		{Name: "register: valid", Method: "POST", URL: "/api/v1/volunteers/register", Body: register, ExpectedStatus: 201,
+			ExpectedContent: []string{`"id":"v1"`, `"status":"applied"`}, NotExpectedContent: []string{"13800001111"}},
+		{Name: "register: the same phone again", Method: "POST", URL: "/api/v1/volunteers/register", Body: register,
+			ExpectedStatus: 409, ExpectedContent: []string{`"code":"conflict"`}},
+		{Name: "register: invalid fields", Method: "POST", URL: "/api/v1/volunteers/register", Body: `{"name":"","phone":"12","consent":true}`,
+			ExpectedStatus: 400, ExpectedContent: []string{`"name":`, `"phone":`}},
+		{Name: "register: without consent", Method: "POST", URL: "/api/v1/volunteers/register",
+			Body: `{"name":"李明","phone":"13800009999"}`, ExpectedStatus: 400, ExpectedContent: []string{`"consent":`}},
+		{Name: "register: the terms for the form", URL: "/api/v1/volunteers/terms", ExpectedStatus: 200,
+			ExpectedContent: []string{`"classifications":[{"code":"professional"`, `"name_zh":"上海话"`, `"code":"nurse"`}},
+		{Name: "register: wrong types", Method: "POST", URL: "/api/v1/volunteers/register",
+			Body: `{"name":"x","skills":3,"qualifications":"nurse","consent":"yes"}`, ExpectedStatus: 400,
+			ExpectedContent: []string{`"skills":"must be a list of strings"`, `"qualifications":`, `"consent":"must be true or false"`}},
+		{Name: "register: malformed", Method: "POST", URL: "/api/v1/volunteers/register", Body: `{"name":`, ExpectedStatus: 400},
+
+		// The review, for social workers.
+		{Name: "list: anonymous", URL: "/api/v1/volunteers", ExpectedStatus: 401},
+		{Name: "list: a volunteer", URL: "/api/v1/volunteers", Session: f.Volunteer, ExpectedStatus: 403},
+		{Name: "list: social worker sees the phone", URL: "/api/v1/volunteers?status=applied", Session: f.Social, ExpectedStatus: 200,
+			ExpectedContent: []string{`"total":1`, `"name":"李明"`, `"phone":"+8613800001111"`}},
+		{Name: "list: committee staff see it masked", URL: "/api/v1/volunteers", Session: f.C01, ExpectedStatus: 200,
+			ExpectedContent: []string{`"total":1`, `"name":"李明"`, `****`}, NotExpectedContent: []string{"13800001111"}},
+		{Name: "list: another committee sees none", URL: "/api/v1/volunteers", Session: f.C02, ExpectedStatus: 200,
+			ExpectedContent: []string{`"volunteers":[]`, `"total":0`}},
+		{Name: "list: bad status", URL: "/api/v1/volunteers?status=asleep", Session: f.Social, ExpectedStatus: 400,
+			ExpectedContent: []string{`"status":`}},
+		{Name: "list: bad limit", URL: "/api/v1/volunteers?limit=0", Session: f.Social, ExpectedStatus: 400},
+		{Name: "approve: without CSRF token", Method: "POST", URL: "/api/v1/volunteers/v1/approve", Body: `{"classification":"general"}`,
+			Session: f.Social, ExpectedStatus: 403, ExpectedContent: []string{"CSRF"}},
+		{Name: "approve: committee staff may not", Method: "POST", URL: "/api/v1/volunteers/v1/approve", Body: `{"classification":"general"}`,
+			Session: f.C01, WithCSRF: true, ExpectedStatus: 403},
+		{Name: "approve: without a classification", Method: "POST", URL: "/api/v1/volunteers/v1/approve", Body: `{}`,
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"classification":`}},
+		{Name: "approve: wrong type", Method: "POST", URL: "/api/v1/volunteers/v1/approve", Body: `{"classification":3}`,
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"classification":"must be a string"`}},
+		{Name: "approve: unknown volunteer", Method: "POST", URL: "/api/v1/volunteers/v9/approve", Body: `{"classification":"general"}`,
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 404},
+		{Name: "approve: valid", Method: "POST", URL: "/api/v1/volunteers/v1/approve", Body: `{"classification":" general "}`,
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 200,
+			ExpectedContent: []string{`"volunteer":{"id":"v1"`, `"status":"approved"`, `"classification":"general"`}},
+		{Name: "reject: not applied any more", Method: "POST", URL: "/api/v1/volunteers/v1/reject", Body: `{"reason":"x"}`,
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 409},
+		{Name: "record", URL: "/api/v1/volunteers/v1", Session: f.Social, ExpectedStatus: 200,
+			ExpectedContent: []string{`"volunteer":{`, `"hours":{"elderly_visit":2}`}},
+		{Name: "record: a volunteer may not", URL: "/api/v1/volunteers/v1", Session: f.Volunteer, ExpectedStatus: 403},
+
+		// Matching and assigning, from the ticket.
+		{Name: "suggestions", URL: tk + "/volunteers/suggestions?at=2026-12-01T02:00:00Z", Session: f.C01, ExpectedStatus: 200,
+			ExpectedContent:    []string{`"ticket_id":"` + f.Ticket.ID + `"`, `"volunteer":{"id":"v1"`, `"distance":420`, `"load":1`, `"reason":"同一居委会`},
+			NotExpectedContent: []string{"13800001111"}},
+		{Name: "suggestions: bad time", URL: tk + "/volunteers/suggestions?at=soon", Session: f.C01, ExpectedStatus: 400,
+			ExpectedContent: []string{`"at":`}},
+		{Name: "suggestions: a ticket the user may not see", URL: tk + "/volunteers/suggestions", Session: f.C02, ExpectedStatus: 404},
+		{Name: "suggestions: unknown ticket", URL: "/api/v1/tickets/" + mistype(f.Ticket.ID) + "/volunteers/suggestions", Session: f.C01, ExpectedStatus: 404},
+		{Name: "assign: nobody chosen", Method: "POST", URL: tk + "/volunteers", Body: `{"volunteer_ids":[]}`,
+			Session: f.C01, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"volunteer_ids":`}},
+		{Name: "assign: a ticket the user may not see", Method: "POST", URL: tk + "/volunteers", Body: `{"volunteer_ids":["v1"]}`,
+			Session: f.C02, WithCSRF: true, ExpectedStatus: 404},
+		{Name: "assign: a social worker may not (the registry says)", Method: "POST", URL: tk + "/volunteers", Body: `{"volunteer_ids":["v1"]}`,
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 403},
+		{Name: "assign: valid", Method: "POST", URL: tk + "/volunteers", Body: `{"volunteer_ids":["v1"]}`,
+			Session: f.C01, WithCSRF: true, ExpectedStatus: 201,
+			ExpectedContent:    []string{`"assignments":[{"id":"a1"`, `"status":"offered"`, `"volunteer":{"id":"v1"`, `"name":"李明"`},
+			NotExpectedContent: []string{"13800001111"}},
+		{Name: "assignments", URL: tk + "/volunteers", Session: f.C01, ExpectedStatus: 200,
+			ExpectedContent: []string{`"volunteer_id":"v1"`, `"status":"offered"`, `"name":"李明"`}},
+		{Name: "hours: not done yet", Method: "POST", URL: "/api/v1/assignments/a1/hours", Body: `{"hours":2}`,
+			Session: f.C01, WithCSRF: true, ExpectedStatus: 409},
+		{Name: "hours: out of range", Method: "POST", URL: "/api/v1/assignments/a1/hours", Body: `{"hours":30}`,
+			Session: f.C01, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"hours":`}},
+		{Name: "hours: missing", Method: "POST", URL: "/api/v1/assignments/a1/hours", Body: `{}`,
+			Session: f.C01, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"hours":`}},
+
+		// Reports.
+		{Name: "hours report: the current year by default", URL: "/api/v1/volunteers/hours", Session: f.Social, ExpectedStatus: 200,
+			ExpectedContent: []string{`"by":"volunteer"`, fmt.Sprintf(`"from":"%d-01-01T00:00:00+08:00"`, time.Now().Year())}},
+		{Name: "hours report: by category in March", URL: "/api/v1/volunteers/hours?from=2026-03-01&to=2026-03-31&by=category",
+			Session: f.Social, ExpectedStatus: 200, ExpectedContent: []string{`"by":"category"`, `"to":"2026-04-01T00:00:00+08:00"`}},
+		{Name: "hours report: bad by", URL: "/api/v1/volunteers/hours?by=colour", Session: f.Social, ExpectedStatus: 400,
+			ExpectedContent: []string{`"by":`}},
+		{Name: "hours report: to before from", URL: "/api/v1/volunteers/hours?from=2026-03-01&to=2026-01-01", Session: f.Social,
+			ExpectedStatus: 400, ExpectedContent: []string{`"to":`}},
+		{Name: "hours csv", URL: "/api/v1/volunteers/hours.csv?from=2026-01-01&to=2026-12-31&by=committee", Session: f.Social,
+			ExpectedStatus: 200, ExpectedContent: []string{"committee,hours"},
+			ExpectedHeaders: map[string]string{"Content-Type": "text/csv; charset=utf-8",
+				"Content-Disposition": `attachment; filename="volunteer-hours-20260101-20270101.csv"`}},
+		{Name: "export", URL: "/api/v1/volunteers/export.csv", Session: f.Social, ExpectedStatus: 200,
+			ExpectedContent: []string{"\ufeffid,name,phone,status", "v1,李明,+8613800001111,approved"},
+			ExpectedHeaders: map[string]string{"Content-Type": "text/csv; charset=utf-8"}},
+		{Name: "export: refused in the error shape", URL: "/api/v1/volunteers/export.csv", Session: f.C01, ExpectedStatus: 403,
+			ExpectedContent: []string{`"code":"forbidden"`}},
+
+		// The pages.
+		{Name: "page: registration", URL: "/volunteer", ExpectedStatus: 200, ExpectedContent: []string{`src="/volunteer.js"`}},
+		{Name: "page: review", URL: "/volunteers", ExpectedStatus: 200, ExpectedContent: []string{`src="/volunteers.js"`}},
+		{Name: "page: record", URL: "/volunteers/v1", ExpectedStatus: 200, ExpectedContent: []string{`src="/volunteer-record.js"`}},
+	})
+	if got := f.Vols.lastAt; !got.Equal(time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)) {
+		t.Errorf("suggestions asked for %v, want the at of the query", got)
+	}
+}
+
+// importRequest posts body to the import endpoint with contentType.
+func (f *volunteerFixture) importRequest(t *testing.T, sess *Session, contentType string, body []byte) *Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.URL()+"/api/v1/volunteers/import", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set(server.CSRFHeader, sess.CSRF)
+	req.AddCookie(&http.Cookie{Name: server.SessionCookie, Value: sess.Cookie})
+	resp, err := f.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: string(b)}
+}
+
+func TestVolunteerImport(t *testing.T) {
+	f := mustVolunteerFixture(t)
+	const file = "name,phone,committee\n王芳,13800002222,c01\n赵强,12,c02\n"
+
+	t.Run("multipart upload", func(t *testing.T) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		fw, _ := mw.CreateFormFile("file", "volunteers.csv")
+		io.WriteString(fw, file)
+		mw.Close()
+		resp := f.importRequest(t, f.Social, mw.FormDataContentType(), buf.Bytes())
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"created":1`) || !strings.Contains(resp.Body, `"line":3`) {
+			t.Fatalf("import: %d %s", resp.StatusCode, resp.Body)
+		}
+		if f.Vols.imported != file {
+			t.Errorf("the registry got %q, want the file", f.Vols.imported)
+		}
+	})
+	t.Run("text/csv body", func(t *testing.T) {
+		resp := f.importRequest(t, f.Social, "text/csv; charset=utf-8", []byte(file))
+		if resp.StatusCode != http.StatusOK || f.Vols.imported != file {
+			t.Fatalf("import: %d %s (got %q)", resp.StatusCode, resp.Body, f.Vols.imported)
+		}
+	})
+	t.Run("multipart without the file field", func(t *testing.T) {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("other", "x")
+		mw.Close()
+		resp := f.importRequest(t, f.Social, mw.FormDataContentType(), buf.Bytes())
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, `"file":`) {
+			t.Fatalf("import: %d %s", resp.StatusCode, resp.Body)
+		}
+	})
+	t.Run("empty", func(t *testing.T) {
+		resp := f.importRequest(t, f.Social, "text/csv", []byte("\n"))
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("import: %d %s", resp.StatusCode, resp.Body)
+		}
+	})
+	t.Run("JSON is not a CSV", func(t *testing.T) {
+		resp := f.importRequest(t, f.Social, "application/json", []byte(`{}`))
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("import: %d %s", resp.StatusCode, resp.Body)
+		}
+	})
+	t.Run("too large", func(t *testing.T) {
+		big := []byte(file + strings.Repeat("某某,13800003333,c01\n", server.DefaultMaxBodyBytes/10))
+		resp := f.importRequest(t, f.Social, "text/csv", big)
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("import: %d %s", resp.StatusCode, resp.Body)
+		}
+	})
+	t.Run("committee staff may not (the registry says)", func(t *testing.T) {
+		resp := f.importRequest(t, f.C01, "text/csv", []byte(file))
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("import: %d %s", resp.StatusCode, resp.Body)
+		}
+	})
+}
+
+// A volunteer sees in the ticket API only the tickets assigned to them,
+// and the resident's contact details only while their task is accepted.
+func TestVolunteerTicketPrivacy(t *testing.T) {
+	f := mustVolunteerFixture(t)
+	ctx := context.Background()
+	v, err := f.Vols.Register(ctx, volunteers.RegistrationForm{Name: "李明", Phone: "13800001111", Committee: "c01", Skills: []string{"elderly_visit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := &hotline.User{ID: "admin", Role: hotline.RoleAdmin}
+	if _, err := f.Vols.Approve(ctx, admin, v.ID, "general"); err != nil {
+		t.Fatal(err)
+	}
+	f.Vols.users[f.VolunteerUser.ID] = v.ID
+	mine, other := "/api/v1/tickets/"+f.Ticket.ID, "/api/v1/tickets/"+f.Other.ID
+
+	Run(t, f.TestServer, []Scenario{
+		{Name: "nothing assigned: empty list", URL: "/api/v1/tickets", Session: f.Volunteer, ExpectedStatus: 200,
+			ExpectedContent: []string{`"tickets":[]`, `"total":0`}},
+		{Name: "nothing assigned: a ticket of their committee is hidden", URL: mine, Session: f.Volunteer, ExpectedStatus: 404},
+		{Name: "staff unchanged", URL: "/api/v1/tickets", Session: f.C01, ExpectedStatus: 200, ExpectedContent: []string{`"total":2`}},
+	})
+
+	if _, err := f.Vols.Assign(ctx, &hotline.User{ID: "c01staff", Role: hotline.RoleCommittee}, f.Ticket.ID, []string{v.ID}); err != nil {
+		t.Fatal(err)
+	}
+	Run(t, f.TestServer, []Scenario{
+		{Name: "offered: listed without contact", URL: "/api/v1/tickets", Session: f.Volunteer, ExpectedStatus: 200,
+			ExpectedContent:    []string{`"total":1`, `"id":"` + f.Ticket.ID + `"`, "独居老人需要探访"},
+			NotExpectedContent: []string{f.Other.ID, "王", "5678"}},
+		{Name: "offered: filtered out by status", URL: "/api/v1/tickets?status=closed", Session: f.Volunteer, ExpectedStatus: 200,
+			ExpectedContent: []string{`"total":0`}},
+		{Name: "offered: detail without contact", URL: mine, Session: f.Volunteer, ExpectedStatus: 200,
+			ExpectedContent: []string{`"id":"` + f.Ticket.ID + `"`}, NotExpectedContent: []string{"王", "5678"}},
+		{Name: "offered: another ticket still hidden", URL: other, Session: f.Volunteer, ExpectedStatus: 404},
+	})
+
+	f.Vols.setAssignment(f.Ticket.ID, v.ID, hotline.AssignmentAccepted)
+	Run(t, f.TestServer, []Scenario{
+		{Name: "accepted: contact shown, masked", URL: mine, Session: f.Volunteer, ExpectedStatus: 200,
+			ExpectedContent: []string{`"last_name":"王"`, `"phone":"138****5678"`}},
+		{Name: "accepted: listed with contact", URL: "/api/v1/tickets", Session: f.Volunteer, ExpectedStatus: 200,
+			ExpectedContent: []string{`"last_name":"王"`}},
+	})
+
+	f.Vols.setAssignment(f.Ticket.ID, v.ID, hotline.AssignmentWithdrawn)
+	Run(t, f.TestServer, []Scenario{
+		{Name: "withdrawn: hidden again", URL: mine, Session: f.Volunteer, ExpectedStatus: 404},
+		{Name: "withdrawn: not listed", URL: "/api/v1/tickets", Session: f.Volunteer, ExpectedStatus: 200,
+			ExpectedContent: []string{`"total":0`}},
+	})
+}
+
+// Without a registry the routes answer 503, and volunteers see no tickets.
+func TestVolunteerAPI_NoRegistry(t *testing.T) {
+	f := mustTicketFixture(t)
+	Run(t, f.TestServer, []Scenario{
+		{Name: "register", Method: "POST", URL: "/api/v1/volunteers/register", Body: `{"name":"x"}`, ExpectedStatus: 503},
+		{Name: "list", URL: "/api/v1/volunteers", Session: f.Admin, ExpectedStatus: 503},
+		{Name: "volunteer sees no tickets", URL: "/api/v1/tickets", Session: f.Volunteer, ExpectedStatus: 200,
+			ExpectedContent: []string{`"total":0`}},
+	})
+}
