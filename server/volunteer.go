@@ -18,11 +18,11 @@ import (
 	"github.com/caojiadu/hotline/volunteers"
 )
 
-// Volunteers is what the HTTP layer needs of the volunteer registry
-// (*volunteers.Service satisfies it): every state change and every
-// permission is the registry's, so the API, imports and the phone line get
-// the same rules. u is the signed-in user. Errors are hotline errors,
-// answered with Error.
+// Volunteers is what the HTTP layer needs of the volunteer registry and
+// its tasking (package volunteers; NewVolunteers joins the two). Every
+// state change and every permission is theirs, so the API, imports and
+// the phone line get the same rules; u is the signed-in user. Errors are
+// hotline errors, answered with Error.
 type Volunteers interface {
 	// Register files a public self-registration, which lands as applied.
 	// Errors: EINVALID with fields, ECONFLICT for a phone already registered.
@@ -41,32 +41,31 @@ type Volunteers interface {
 	Activate(ctx context.Context, u *hotline.User, id string) (*hotline.Volunteer, error)
 	MarkLeft(ctx context.Context, u *hotline.User, id string) (*hotline.Volunteer, error)
 
-	// Record is a volunteer's record page: profile (as View shows it),
-	// tasks and hours by category.
-	Record(ctx context.Context, u *hotline.User, volunteerID string) (any, error)
-
-	// Import reads a CSV of volunteers and answers its report (rows
-	// stored, rows refused with their line and reason), served as JSON.
-	Import(ctx context.Context, u *hotline.User, r io.Reader) (any, error)
+	// Import reads a CSV of volunteers and reports every row refused;
 	// Export writes the registry (what u may see, filtered) as CSV.
+	Import(ctx context.Context, u *hotline.User, r io.Reader) (volunteers.ImportReport, error)
 	Export(ctx context.Context, u *hotline.User, w io.Writer, f hotline.VolunteerFilter) error
 
-	// Suggest ranks the volunteers who could serve t at time at, best
-	// first, with the reason of each rank.
-	Suggest(ctx context.Context, u *hotline.User, t *hotline.Ticket, at time.Time, limit int) ([]Suggestion, error)
-	// Assign offers ticketID to the volunteers (committee staff of the
+	// Match ranks the volunteers who could serve t at time at, best first,
+	// with the reason of each rank. The handler has checked that the user
+	// sees t.
+	Match(ctx context.Context, t *hotline.Ticket, at time.Time, limit int) ([]volunteers.Suggestion, error)
+	// Assign offers ticketID to the volunteers (staff who may act on the
 	// ticket; a group's lead within the group). Errors: EFORBIDDEN,
-	// ECONFLICT (already assigned, not matchable), EINVALID.
+	// ECONFLICT (ticket closed, already assigned, not matchable), EINVALID.
 	Assign(ctx context.Context, u *hotline.User, ticketID string, volunteerIDs []string) ([]*hotline.Assignment, error)
-	// TicketAssignments lists the ticket's assignments, newest first.
-	TicketAssignments(ctx context.Context, u *hotline.User, ticketID string) ([]*hotline.Assignment, error)
+	// TicketAssignments lists a ticket's assignments, newest first (the
+	// handler has checked that the user sees the ticket).
+	TicketAssignments(ctx context.Context, ticketID string) ([]*hotline.Assignment, error)
 	// SetHours corrects the hours of a done assignment.
 	SetHours(ctx context.Context, u *hotline.User, assignmentID string, hours float64) (*hotline.Assignment, error)
-	// Hours sums the hours given in [from, to) by "volunteer",
-	// "category", "committee" or "group"; ExportHours writes the same as CSV
+	// Record is a volunteer's record page: profile, tasks, hours by category.
+	Record(ctx context.Context, u *hotline.User, volunteerID string) (*volunteers.VolunteerRecord, error)
+	// Hours sums the hours given in [from, to) by volunteer, group,
+	// committee or category; ExportHours writes them per volunteer as CSV,
 	// for the street's annual volunteer report.
-	Hours(ctx context.Context, u *hotline.User, from, to time.Time, by string) (any, error)
-	ExportHours(ctx context.Context, u *hotline.User, w io.Writer, from, to time.Time, by string) error
+	Hours(ctx context.Context, u *hotline.User, from, to time.Time, by string) ([]volunteers.HoursRow, error)
+	ExportHours(ctx context.Context, u *hotline.User, w io.Writer, from, to time.Time) error
 
 	// VolunteerTickets lists the ids of the tickets assigned to u (a user
 	// of role volunteer), whatever their assignments' status;
@@ -77,13 +76,44 @@ type Volunteers interface {
 	CanSeeTicketAsVolunteer(ctx context.Context, u *hotline.User, ticketID string) (see, details bool, err error)
 }
 
-// Suggestion is one ranked volunteer for a ticket.
-type Suggestion struct {
-	Volunteer *hotline.Volunteer `json:"volunteer"`
-	Distance  float64            `json:"distance"` // metres
-	Load      int                `json:"load"`     // open tasks
-	Score     float64            `json:"score"`
-	Reason    string             `json:"reason"`
+// NewVolunteers joins the registry and its tasking into what the server
+// needs: Server.Volunteers = server.NewVolunteers(registry, tasker). The
+// registry's Assignments store must be set.
+func NewVolunteers(registry *volunteers.Service, tasker *volunteers.Tasker) Volunteers {
+	return &volunteerService{registry, tasker}
+}
+
+type volunteerService struct {
+	*volunteers.Service
+	*volunteers.Tasker
+}
+
+func (vs *volunteerService) TicketAssignments(ctx context.Context, ticketID string) ([]*hotline.Assignment, error) {
+	if vs.Service.Assignments == nil {
+		return nil, hotline.Internal(errors.New("server: the volunteer registry has no assignment store"))
+	}
+	return vs.Service.Assignments.TicketAssignments(ctx, ticketID)
+}
+
+func (vs *volunteerService) VolunteerTickets(ctx context.Context, u *hotline.User) ([]string, error) {
+	v, err := vs.Tasker.VolunteerFor(ctx, u)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		return nil, nil // an account with no volunteer behind it has no tasks
+	} else if err != nil {
+		return nil, err
+	}
+	if vs.Service.Assignments == nil {
+		return nil, nil
+	}
+	as, err := vs.Service.Assignments.VolunteerAssignments(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(as))
+	for _, a := range as {
+		ids = append(ids, a.TicketID)
+	}
+	return ids, nil
 }
 
 func (s *Server) registerVolunteerRoutes() {
@@ -295,9 +325,15 @@ func (s *Server) handleVolunteerList(w http.ResponseWriter, r *http.Request) {
 	}{views, total})
 }
 
+// handleVolunteerRecord answers a volunteer's record; a volunteer may
+// read their own (the registry decides).
 func (s *Server) handleVolunteerRecord(w http.ResponseWriter, r *http.Request) {
-	u, vs := s.staffForVolunteers(w, r)
+	u, _ := requireUser(w, r)
 	if u == nil {
+		return
+	}
+	vs := s.volunteers(w, r)
+	if vs == nil {
 		return
 	}
 	rec, err := vs.Record(r.Context(), u, r.PathValue("id"))
@@ -480,12 +516,20 @@ func (s *Server) handleVolunteerHours(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, err)
 		return
 	}
-	rep, err := vs.Hours(r.Context(), u, from, to, by)
+	rows, err := vs.Hours(r.Context(), u, from, to, by)
 	if err != nil {
 		Error(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	if rows == nil {
+		rows = []volunteers.HoursRow{}
+	}
+	writeJSON(w, http.StatusOK, struct {
+		From time.Time             `json:"from"`
+		To   time.Time             `json:"to"`
+		By   string                `json:"by"`
+		Rows []volunteers.HoursRow `json:"rows"`
+	}{from.UTC(), to.UTC(), by, rows})
 }
 
 func (s *Server) handleVolunteerHoursCSV(w http.ResponseWriter, r *http.Request) {
@@ -493,13 +537,13 @@ func (s *Server) handleVolunteerHoursCSV(w http.ResponseWriter, r *http.Request)
 	if u == nil {
 		return
 	}
-	from, to, by, err := hoursQuery(r, time.Now())
+	from, to, _, err := hoursQuery(r, time.Now())
 	if err != nil {
 		Error(w, r, err)
 		return
 	}
 	name := "volunteer-hours-" + from.In(shanghai).Format("20060102") + "-" + to.In(shanghai).Format("20060102") + ".csv"
-	writeCSV(w, r, name, func(out io.Writer) error { return vs.ExportHours(r.Context(), u, out, from, to, by) })
+	writeCSV(w, r, name, func(out io.Writer) error { return vs.ExportHours(r.Context(), u, out, from, to) })
 }
 
 // visibleTicket loads the path's ticket for a member of staff who may see
@@ -549,12 +593,12 @@ func (s *Server) handleVolunteerSuggestions(w http.ResponseWriter, r *http.Reque
 		Error(w, r, err)
 		return
 	}
-	list, err := vs.Suggest(r.Context(), u, t, at, limit)
+	list, err := vs.Match(r.Context(), t, at, limit)
 	if err != nil {
 		Error(w, r, err)
 		return
 	}
-	out := make([]Suggestion, 0, len(list))
+	out := make([]volunteers.Suggestion, 0, len(list))
 	for _, sg := range list {
 		if sg.Volunteer != nil {
 			sg.Volunteer = volunteers.View(u, sg.Volunteer)
@@ -562,8 +606,8 @@ func (s *Server) handleVolunteerSuggestions(w http.ResponseWriter, r *http.Reque
 		out = append(out, sg)
 	}
 	writeJSON(w, http.StatusOK, struct {
-		TicketID    string       `json:"ticket_id"`
-		Suggestions []Suggestion `json:"suggestions"`
+		TicketID    string                  `json:"ticket_id"`
+		Suggestions []volunteers.Suggestion `json:"suggestions"`
 	}{t.ID, out})
 }
 
@@ -602,7 +646,7 @@ func (s *Server) handleTicketAssignments(w http.ResponseWriter, r *http.Request)
 		Error(w, r, err)
 		return
 	}
-	as, err := vs.TicketAssignments(r.Context(), u, t.ID)
+	as, err := vs.TicketAssignments(r.Context(), t.ID)
 	if err != nil {
 		Error(w, r, err)
 		return

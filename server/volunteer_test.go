@@ -98,12 +98,13 @@ func (f *fakeVolunteers) Get(_ context.Context, u *hotline.User, id string) (*ho
 	return volunteers.View(u, v), nil
 }
 
-func (f *fakeVolunteers) Record(ctx context.Context, u *hotline.User, id string) (any, error) {
+func (f *fakeVolunteers) Record(ctx context.Context, u *hotline.User, id string) (*volunteers.VolunteerRecord, error) {
 	v, err := f.Get(ctx, u, id)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"volunteer": v, "tasks": []any{}, "hours": map[string]float64{"elderly_visit": 2}}, nil
+	return &volunteers.VolunteerRecord{Volunteer: v, Assignments: []*hotline.Assignment{},
+		ByCategory: []volunteers.HoursRow{{Key: "elderly_visit", Name: "探访", Hours: 2, Tasks: 1}}, Hours: 2, Tasks: 1}, nil
 }
 
 func (f *fakeVolunteers) review(u *hotline.User, id string, from []hotline.VolunteerStatus, change func(v *hotline.Volunteer) error) (*hotline.Volunteer, error) {
@@ -167,19 +168,20 @@ func (f *fakeVolunteers) MarkLeft(_ context.Context, u *hotline.User, id string)
 	})
 }
 
-func (f *fakeVolunteers) Import(_ context.Context, u *hotline.User, r io.Reader) (any, error) {
+func (f *fakeVolunteers) Import(_ context.Context, u *hotline.User, r io.Reader) (volunteers.ImportReport, error) {
 	if !reviewer(u) {
-		return nil, hotline.Errorf(hotline.EFORBIDDEN, "only social workers import")
+		return volunteers.ImportReport{}, hotline.Errorf(hotline.EFORBIDDEN, "only social workers import")
 	}
 	b, err := io.ReadAll(r)
 	if err != nil {
-		return nil, err
+		return volunteers.ImportReport{}, err
 	}
 	f.mu.Lock()
 	f.imported = string(b)
 	f.mu.Unlock()
 	rows, _ := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	return map[string]any{"created": len(rows) - 2, "rejected": []map[string]any{{"line": len(rows), "reason": "phone: not a valid mobile number"}}}, nil
+	return volunteers.ImportReport{Rows: len(rows) - 1, Created: len(rows) - 2, RejectedRows: 1,
+		Rejected: []volunteers.RowError{{Line: len(rows), Column: "phone", Reason: "not a valid mobile number"}}}, nil
 }
 
 func (f *fakeVolunteers) Export(ctx context.Context, u *hotline.User, w io.Writer, flt hotline.VolunteerFilter) error {
@@ -196,15 +198,15 @@ func (f *fakeVolunteers) Export(ctx context.Context, u *hotline.User, w io.Write
 	return cw.Error()
 }
 
-func (f *fakeVolunteers) Suggest(_ context.Context, u *hotline.User, t *hotline.Ticket, at time.Time, limit int) ([]server.Suggestion, error) {
+func (f *fakeVolunteers) Match(_ context.Context, t *hotline.Ticket, at time.Time, limit int) ([]volunteers.Suggestion, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastAt = at
-	var out []server.Suggestion
+	var out []volunteers.Suggestion
 	for _, v := range f.vols {
 		if v.Status.Matchable() && slices.Contains(v.Skills, t.ServiceCode) {
 			c := *v
-			out = append(out, server.Suggestion{Volunteer: &c, Distance: 420, Load: 1, Score: 0.8, Reason: "同一居委会，420 米，手头 1 件"})
+			out = append(out, volunteers.Suggestion{Volunteer: &c, Distance: 420, Load: 1, Score: 0.8, Reason: "同一居委会，420 米，手头 1 件"})
 		}
 	}
 	return out, nil
@@ -231,7 +233,7 @@ func (f *fakeVolunteers) Assign(_ context.Context, u *hotline.User, ticketID str
 	return out, nil
 }
 
-func (f *fakeVolunteers) TicketAssignments(_ context.Context, u *hotline.User, ticketID string) ([]*hotline.Assignment, error) {
+func (f *fakeVolunteers) TicketAssignments(_ context.Context, ticketID string) ([]*hotline.Assignment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []*hotline.Assignment
@@ -260,12 +262,15 @@ func (f *fakeVolunteers) SetHours(_ context.Context, u *hotline.User, id string,
 	return nil, hotline.Errorf(hotline.ENOTFOUND, "no such assignment")
 }
 
-func (f *fakeVolunteers) Hours(_ context.Context, u *hotline.User, from, to time.Time, by string) (any, error) {
-	return map[string]any{"from": from, "to": to, "by": by, "rows": []any{}}, nil
+func (f *fakeVolunteers) Hours(_ context.Context, u *hotline.User, from, to time.Time, by string) ([]volunteers.HoursRow, error) {
+	if u.Role == hotline.RoleVolunteer {
+		return nil, hotline.Errorf(hotline.EFORBIDDEN, "volunteers have no access to the reports")
+	}
+	return []volunteers.HoursRow{{Key: "v1", Name: "李明", Hours: 2, Tasks: 1}}, nil
 }
 
-func (f *fakeVolunteers) ExportHours(_ context.Context, u *hotline.User, w io.Writer, from, to time.Time, by string) error {
-	_, err := fmt.Fprintf(w, "%s,hours\nv1,2\n", by)
+func (f *fakeVolunteers) ExportHours(_ context.Context, u *hotline.User, w io.Writer, from, to time.Time) error {
+	_, err := fmt.Fprintf(w, "volunteer_id,name,hours\nv1,李明,2.0\n")
 	return err
 }
 
@@ -388,8 +393,8 @@ func TestVolunteerAPI(t *testing.T) {
 		{Name: "reject: not applied any more", Method: "POST", URL: "/api/v1/volunteers/v1/reject", Body: `{"reason":"x"}`,
 			Session: f.Social, WithCSRF: true, ExpectedStatus: 409},
 		{Name: "record", URL: "/api/v1/volunteers/v1", Session: f.Social, ExpectedStatus: 200,
-			ExpectedContent: []string{`"volunteer":{`, `"hours":{"elderly_visit":2}`}},
-		{Name: "record: a volunteer may not", URL: "/api/v1/volunteers/v1", Session: f.Volunteer, ExpectedStatus: 403},
+			ExpectedContent: []string{`"volunteer":{`, `"by_category":[{"key":"elderly_visit"`}},
+		{Name: "record: another volunteer's is refused (the registry says)", URL: "/api/v1/volunteers/v1", Session: f.Volunteer, ExpectedStatus: 403},
 
 		// Matching and assigning, from the ticket.
 		{Name: "suggestions", URL: tk + "/volunteers/suggestions?at=2026-12-01T02:00:00Z", Session: f.C01, ExpectedStatus: 200,
@@ -420,15 +425,15 @@ func TestVolunteerAPI(t *testing.T) {
 
 		// Reports.
 		{Name: "hours report: the current year by default", URL: "/api/v1/volunteers/hours", Session: f.Social, ExpectedStatus: 200,
-			ExpectedContent: []string{`"by":"volunteer"`, fmt.Sprintf(`"from":"%d-01-01T00:00:00+08:00"`, time.Now().Year())}},
+			ExpectedContent: []string{`"by":"volunteer"`, fmt.Sprintf(`"from":"%d-12-31T16:00:00Z"`, time.Now().Year()-1), `"rows":[{"key":"v1"`}},
 		{Name: "hours report: by category in March", URL: "/api/v1/volunteers/hours?from=2026-03-01&to=2026-03-31&by=category",
-			Session: f.Social, ExpectedStatus: 200, ExpectedContent: []string{`"by":"category"`, `"to":"2026-04-01T00:00:00+08:00"`}},
+			Session: f.Social, ExpectedStatus: 200, ExpectedContent: []string{`"by":"category"`, `"to":"2026-03-31T16:00:00Z"`}},
 		{Name: "hours report: bad by", URL: "/api/v1/volunteers/hours?by=colour", Session: f.Social, ExpectedStatus: 400,
 			ExpectedContent: []string{`"by":`}},
 		{Name: "hours report: to before from", URL: "/api/v1/volunteers/hours?from=2026-03-01&to=2026-01-01", Session: f.Social,
 			ExpectedStatus: 400, ExpectedContent: []string{`"to":`}},
 		{Name: "hours csv", URL: "/api/v1/volunteers/hours.csv?from=2026-01-01&to=2026-12-31&by=committee", Session: f.Social,
-			ExpectedStatus: 200, ExpectedContent: []string{"committee,hours"},
+			ExpectedStatus: 200, ExpectedContent: []string{"volunteer_id,name,hours"},
 			ExpectedHeaders: map[string]string{"Content-Type": "text/csv; charset=utf-8",
 				"Content-Disposition": `attachment; filename="volunteer-hours-20260101-20270101.csv"`}},
 		{Name: "export", URL: "/api/v1/volunteers/export.csv", Session: f.Social, ExpectedStatus: 200,
@@ -477,7 +482,8 @@ func TestVolunteerImport(t *testing.T) {
 		io.WriteString(fw, file)
 		mw.Close()
 		resp := f.importRequest(t, f.Social, mw.FormDataContentType(), buf.Bytes())
-		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"created":1`) || !strings.Contains(resp.Body, `"line":3`) {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, `"created":1`) ||
+			!strings.Contains(resp.Body, `"rejected":[{"line":3,"column":"phone"`) {
 			t.Fatalf("import: %d %s", resp.StatusCode, resp.Body)
 		}
 		if f.Vols.imported != file {

@@ -37,15 +37,6 @@ function fact(dl, label, value) {
   dl.append(el("div", {}, el("dt", { text: label }), el("dd", { text: String(value) })));
 }
 
-// hoursRows reads the hours by category, given as {code: hours} or as a
-// list of {category, hours}.
-function hoursRows(h) {
-  if (!h) return [];
-  if (Array.isArray(h)) return h.map((x) => [x.category || x.key || x.code || "", x.hours || 0]);
-  if (typeof h === "object") return Object.entries(h).filter(([, v]) => typeof v === "number");
-  return [];
-}
-
 function render() {
   $("record-alert").textContent = state.error;
   const rec = state.record;
@@ -74,16 +65,18 @@ function render() {
   fact(dl, t("vol.rec.notes"), v.notes);
   fact(dl, t("vol.rec.since"), formatTime(v.created_at));
 
-  const hours = hoursRows(rec.hours || rec.hours_by_category);
+  // volunteers.VolunteerRecord: by_category rows {key, name, hours, tasks}.
+  const hours = rec.by_category || [];
   $("hours").hidden = hours.length === 0;
   $("hours-none").hidden = hours.length > 0;
-  const total = hours.reduce((s, [, h]) => s + h, 0);
   $("hours-body").replaceChildren(
-    ...hours.map(([code, h]) => el("tr", {}, el("td", { text: serviceName(code) }), el("td", { text: String(h) }))),
-    ...(hours.length > 1 ? [el("tr", {}, el("th", { scope: "row", text: t("vol.rec.total") }), el("td", { text: String(Math.round(total * 100) / 100) }))] : []),
+    ...hours.map((h) => el("tr", {}, el("td", { text: serviceName(h.key) || h.name }), el("td", { text: String(h.hours) }))),
+    ...(hours.length
+      ? [el("tr", {}, el("th", { scope: "row", text: t("vol.rec.total") }), el("td", { text: String(rec.hours || 0) }))]
+      : []),
   );
 
-  const tasks = rec.tasks || rec.assignments || [];
+  const tasks = rec.assignments || [];
   $("tasks").hidden = tasks.length === 0;
   $("tasks-none").hidden = tasks.length > 0;
   $("tasks-body").replaceChildren(

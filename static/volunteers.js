@@ -328,15 +328,9 @@ async function importCSV(ev) {
   }
 }
 
-// count reads a number that the report may give as a number or a list.
-function count(v) {
-  if (Array.isArray(v)) return v.length;
-  return typeof v === "number" ? v : 0;
-}
-
-// renderReport shows what the import did: how many rows were stored and
-// every refused row with its line and reason, in a table (the shape is
-// the registry's; the page reads the usual names).
+// renderReport shows what the import did (volunteers.ImportReport): how
+// many rows were stored, and every refused row with its line, column and
+// reason, in a table.
 function renderReport() {
   const box = $("import-report");
   const rep = state.report;
@@ -344,25 +338,19 @@ function renderReport() {
     box.replaceChildren();
     return;
   }
-  const rejected = rep.rejected || rep.errors || rep.rejects || [];
-  const stored = count(rep.created) + count(rep.updated) || count(rep.imported) || count(rep.accepted) || count(rep.stored);
+  const rejected = rep.rejected || [];
+  const bad = rep.rejected_rows || rejected.length;
   const parts = [
-    el("p", { class: rejected.length ? "alert" : "alert info", "data-import-summary": true,
-      text: t("vol.csv.summary", { ok: stored, bad: rejected.length }) }),
+    el("p", {
+      class: bad ? "alert" : "alert info",
+      id: "import-summary",
+      text: t("vol.csv.summary", { ok: (rep.created || 0) + (rep.updated || 0), same: rep.unchanged || 0, bad }),
+    }),
   ];
   if (rejected.length) {
     const body = el("tbody");
     for (const row of rejected) {
-      const fields = row.fields ? Object.entries(row.fields).map(([k, m]) => k + ": " + m).join("; ") : "";
-      body.append(
-        el(
-          "tr",
-          {},
-          el("td", { text: String(row.line || row.row || "") }),
-          el("td", { text: row.name || (row.record && row.record.join(", ")) || "" }),
-          el("td", { text: [row.reason || row.error || "", fields].filter(Boolean).join(" — ") }),
-        ),
-      );
+      body.append(el("tr", {}, el("td", { text: String(row.line || "") }), el("td", { text: row.column || "" }), el("td", { text: row.reason || "" })));
     }
     parts.push(
       el("h3", { text: t("vol.csv.rejected") }),
@@ -372,7 +360,17 @@ function renderReport() {
         el(
           "table",
           { class: "tickets", id: "import-rejected" },
-          el("thead", {}, el("tr", {}, el("th", { scope: "col", text: t("vol.csv.line") }), el("th", { scope: "col", text: t("vol.col.name") }), el("th", { scope: "col", text: t("vol.csv.reason") }))),
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              el("th", { scope: "col", text: t("vol.csv.line") }),
+              el("th", { scope: "col", text: t("vol.csv.column") }),
+              el("th", { scope: "col", text: t("vol.csv.reason") }),
+            ),
+          ),
           body,
         ),
       ),
