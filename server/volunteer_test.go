@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/intake"
+	"github.com/caojiadu/hotline/internal/redistest"
+	"github.com/caojiadu/hotline/redisstore"
 	"github.com/caojiadu/hotline/server"
 	"github.com/caojiadu/hotline/volunteers"
 )
@@ -595,4 +598,93 @@ func TestVolunteerAPI_NoRegistry(t *testing.T) {
 		{Name: "volunteer sees no tickets", URL: "/api/v1/tickets", Session: f.Volunteer, ExpectedStatus: 200,
 			ExpectedContent: []string{`"total":0`}},
 	})
+}
+
+// withVolunteers gives the server the real registry and tasking
+// (server.NewVolunteers) on a key space of their own, reading the
+// server's tickets, as cmd/hotline wires them.
+func withVolunteers(tb testing.TB) func(*server.Server) {
+	return func(s *server.Server) {
+		client, prefix := redistest.New(tb)
+		db := redisstore.NewDB(client, prefix)
+		reg := &volunteers.Service{Store: redisstore.NewVolunteerStore(db), Assignments: redisstore.NewAssignmentStore(db), Directory: s.Directory}
+		tk := &volunteers.Tasker{Registry: reg, Tickets: s.Tickets, Outbox: redisstore.NewOutbox(db), Sessions: redisstore.NewPhoneSessions(db)}
+		s.Volunteers = server.NewVolunteers(reg, tk)
+	}
+}
+
+// The whole way through on the real registry: a resident registers, a
+// social worker approves, a dispatcher assigns the volunteer from the
+// suggestions, and the volunteer (signed in by their mobile number) sees
+// that ticket alone, without the resident's contact while it is offered.
+func TestVolunteerAPI_Registry(t *testing.T) {
+	ts := MustOpenServer(t, withVolunteers(t))
+	lat, long := ts.PointIn(t, "c01")
+	tk := ts.MustSubmit(t, intake.Submission{ServiceCode: "elderly_visit", Description: "独居老人需要探访",
+		Lat: &lat, Long: &long, Phone: "13812345678", LastName: "王", Consent: true})
+	other := ts.MustSubmit(t, intake.Submission{ServiceCode: "elderly_visit", Description: "另一位老人", Lat: &lat, Long: &long})
+	ts.MustCreateUser(t, "social", "social-pw-1", hotline.RoleSocialWorker, "center")
+	ts.MustCreateUser(t, "center", "center-pw-1", hotline.RoleDispatcher, "center")
+	ts.MustCreateUser(t, "c01staff", "c01-pw-123", hotline.RoleCommittee, "c01")
+	ts.MustCreateUser(t, "13800001111", "vol-pw-1234", hotline.RoleVolunteer, "c01")
+	social, center := ts.MustLogin(t, "social", "social-pw-1"), ts.MustLogin(t, "center", "center-pw-1")
+	c01, vol := ts.MustLogin(t, "c01staff", "c01-pw-123"), ts.MustLogin(t, "13800001111", "vol-pw-1234")
+
+	register := `{"name":"李明","phone":"138 0000 1111","committee":"c01","skills":["elderly_visit"],"languages":["zh"],` +
+		`"availability":"mon-fri 09:00-17:00; sat,sun 09:00-17:00","qualifications":[{"kind":"nurse"}],"consent":true}`
+	Run(t, ts, []Scenario{
+		{Name: "register", Method: "POST", URL: "/api/v1/volunteers/register", Body: register, ExpectedStatus: 201,
+			ExpectedContent: []string{`"status":"applied"`}},
+		{Name: "register: again", Method: "POST", URL: "/api/v1/volunteers/register", Body: register, ExpectedStatus: 409},
+		{Name: "register: the registry's checks", Method: "POST", URL: "/api/v1/volunteers/register",
+			Body: `{"name":"赵","phone":"13800002222","committee":"c99","skills":["no_such"],"languages":[],"consent":true}`, ExpectedStatus: 400,
+			ExpectedContent: []string{`"committee":`, `"skills":`, `"languages":`}},
+		{Name: "social worker sees the application", URL: "/api/v1/volunteers?status=applied", Session: social, ExpectedStatus: 200,
+			ExpectedContent: []string{`"total":1`, `"phone":"+8613800001111"`}},
+		{Name: "committee staff see it masked", URL: "/api/v1/volunteers?status=applied", Session: c01, ExpectedStatus: 200,
+			ExpectedContent: []string{`"name":"李明"`, `"phone":"138****1111"`}},
+	})
+	id := mustFirstVolunteer(t, ts, social)
+	Run(t, ts, []Scenario{
+		{Name: "committee staff may not approve", Method: "POST", URL: "/api/v1/volunteers/" + id + "/approve",
+			Body: `{"classification":"general"}`, Session: c01, WithCSRF: true, ExpectedStatus: 403},
+		{Name: "approve", Method: "POST", URL: "/api/v1/volunteers/" + id + "/approve", Body: `{"classification":"skilled"}`,
+			Session: social, WithCSRF: true, ExpectedStatus: 200, ExpectedContent: []string{`"status":"approved"`, `"classification":"skilled"`}},
+		{Name: "suggestions", URL: "/api/v1/tickets/" + tk.ID + "/volunteers/suggestions?at=2026-03-04T02:00:00Z", Session: center,
+			ExpectedStatus: 200, ExpectedContent: []string{`"volunteer":{"id":"` + id + `"`, `"reason":"`, `"distance":`},
+			NotExpectedContent: []string{"13800001111"}},
+		{Name: "assign", Method: "POST", URL: "/api/v1/tickets/" + tk.ID + "/volunteers", Body: `{"volunteer_ids":["` + id + `"]}`,
+			Session: center, WithCSRF: true, ExpectedStatus: 201, ExpectedContent: []string{`"status":"offered"`, `"name":"李明"`}},
+		{Name: "assign again", Method: "POST", URL: "/api/v1/tickets/" + tk.ID + "/volunteers", Body: `{"volunteer_ids":["` + id + `"]}`,
+			Session: center, WithCSRF: true, ExpectedStatus: 409},
+		{Name: "assignments", URL: "/api/v1/tickets/" + tk.ID + "/volunteers", Session: center, ExpectedStatus: 200,
+			ExpectedContent: []string{`"volunteer_id":"` + id + `"`, `"status":"offered"`}},
+		{Name: "volunteer: only the assigned ticket", URL: "/api/v1/tickets", Session: vol, ExpectedStatus: 200,
+			ExpectedContent: []string{`"total":1`, `"id":"` + tk.ID + `"`}, NotExpectedContent: []string{other.ID, "王", "5678"}},
+		{Name: "volunteer: the offered ticket without contact", URL: "/api/v1/tickets/" + tk.ID, Session: vol, ExpectedStatus: 200,
+			NotExpectedContent: []string{"王", "5678"}},
+		{Name: "volunteer: another ticket", URL: "/api/v1/tickets/" + other.ID, Session: vol, ExpectedStatus: 404},
+		{Name: "volunteer: their own record", URL: "/api/v1/volunteers/" + id, Session: vol, ExpectedStatus: 200,
+			ExpectedContent: []string{`"assignments":[{`, `"ticket_id":"` + tk.ID + `"`}},
+		{Name: "record for the social worker", URL: "/api/v1/volunteers/" + id, Session: social, ExpectedStatus: 200,
+			ExpectedContent: []string{`"volunteer":{"id":"` + id + `"`, `"by_category":`}},
+		{Name: "hours", URL: "/api/v1/volunteers/hours?by=category", Session: social, ExpectedStatus: 200,
+			ExpectedContent: []string{`"rows":[]`}},
+		{Name: "hours csv", URL: "/api/v1/volunteers/hours.csv", Session: social, ExpectedStatus: 200,
+			ExpectedContent: []string{"volunteer_id"}},
+		{Name: "export", URL: "/api/v1/volunteers/export.csv", Session: social, ExpectedStatus: 200,
+			ExpectedContent: []string{"13800001111"}},
+	})
+}
+
+func mustFirstVolunteer(t *testing.T, ts *TestServer, sess *Session) string {
+	t.Helper()
+	resp := ts.Do(t, http.MethodGet, "/api/v1/volunteers", "", sess, nil)
+	var got struct {
+		Volunteers []hotline.Volunteer `json:"volunteers"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &got); err != nil || len(got.Volunteers) == 0 {
+		t.Fatalf("volunteers: %d %s", resp.StatusCode, resp.Body)
+	}
+	return got.Volunteers[0].ID
 }
