@@ -37,6 +37,7 @@ import (
 	"github.com/caojiadu/hotline/redisstore"
 	"github.com/caojiadu/hotline/server"
 	"github.com/caojiadu/hotline/static"
+	"github.com/caojiadu/hotline/volunteers"
 )
 
 // version is set at build time with -ldflags "-X main.version=1.2.3".
@@ -286,9 +287,23 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	m.bg, m.stopBackground = bg, cancel
+	// The volunteer registry and its tasking (offers by SMS through the
+	// phone line's outbox; replies through its SMS webhook).
+	outbox, sessions := redisstore.NewOutbox(st.DB), redisstore.NewPhoneSessions(st.DB)
+	registry := &volunteers.Service{Store: redisstore.NewVolunteerStore(st.DB), Assignments: redisstore.NewAssignmentStore(st.DB),
+		Directory: m.Directory, Logger: m.Logger}
+	tasker := &volunteers.Tasker{Registry: registry, Tickets: tickets, Outbox: outbox, Sessions: sessions}
+	m.Server.Volunteers = server.NewVolunteers(registry, tasker)
+	m.startBackground(func(ctx context.Context) { _ = tasker.RunExpiry(ctx) })
+	m.startBackground(func(ctx context.Context) {
+		feed := redisstore.NewFeed(st.DB)
+		if err := feed.Consume(ctx, "volunteers", consumerName(m.Server.Addr()), tasker.Handler(ctx)); err != nil && ctx.Err() == nil {
+			m.Logger.Error("volunteer hours stopped", "err", err)
+		}
+	})
 	// The phone line needs the server's URL on the trial store (its
 	// public URL there), so it is wired between Listen and Serve.
-	if m.phone, err = m.openPhone(st, tickets, in); err != nil {
+	if m.phone, err = m.openPhone(st, tickets, in, outbox, sessions, tasker); err != nil {
 		return err
 	}
 	if err := m.Server.Serve(); err != nil {

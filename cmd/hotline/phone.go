@@ -43,7 +43,8 @@ type phoneLine struct {
 // a random auth token signs its requests, and SMS go through twilio-go's
 // real REST client to the fake API. Without an account and without the
 // simulator, the phone line stays off and says so.
-func (m *Main) openPhone(st *Store, tickets *redisstore.TicketStore, in *intake.Service) (*phoneLine, error) {
+func (m *Main) openPhone(st *Store, tickets *redisstore.TicketStore, in *intake.Service,
+	outbox hotline.Outbox, sessions hotline.PhoneSessions, tasks phone.Tasks) (*phoneLine, error) {
 	tw := m.Config.Twilio
 	trial := tw.AccountSID == ""
 	sim := tw.Simulator == "on" || (tw.Simulator == "auto" && st.Embedded != nil && trial)
@@ -76,7 +77,7 @@ func (m *Main) openPhone(st *Store, tickets *redisstore.TicketStore, in *intake.
 		rest = twilio.NewRestClientWithParams(twilio.ClientParams{Username: tw.AccountSID, Password: tw.AuthToken})
 	}
 
-	outbox, optOuts, sessions := redisstore.NewOutbox(st.DB), redisstore.NewOptOuts(st.DB), redisstore.NewPhoneSessions(st.DB)
+	optOuts := redisstore.NewOptOuts(st.DB)
 	line, err := phone.New(phone.Config{
 		AuthToken:  tw.AuthToken,
 		PublicURL:  publicURL,
@@ -87,7 +88,7 @@ func (m *Main) openPhone(st *Store, tickets *redisstore.TicketStore, in *intake.
 	}, phone.Deps{
 		Intake: in, Tickets: tickets, Directory: m.Directory,
 		Outbox: outbox, OptOuts: optOuts, Sessions: sessions,
-		Rater: m.Dispatch, Logger: m.Logger,
+		Rater: m.Dispatch, Tasks: tasks, Logger: m.Logger,
 	})
 	if err != nil {
 		p.close()
