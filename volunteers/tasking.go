@@ -126,9 +126,12 @@ func (tk *Tasker) catalogue() *hotline.Catalogue {
 // awaits answers to offers: "sms:task:" and the number in E.164.
 func AwaitKey(phone string) string { return "sms:task:" + phone }
 
-// Awaiting is what AwaitKey holds: the number's open offers, newest last.
-// It only tells the SMS webhook that the number's "1" or "2" is an answer;
-// which offers are open is read from the assignment store.
+// Awaiting is what AwaitKey holds: the number's recent offers, newest
+// last, each kept until a day after its RespondBy whether answered or not,
+// so that a repeated or late "1" is answered about the task (the same
+// reply, or that it passed) rather than taken for a resident's message.
+// It only tells HandleSMS that the number's "1" or "2" is an answer; the
+// assignments' state is read from the assignment store.
 type Awaiting struct {
 	Offers []AwaitedOffer `json:"offers"`
 }
@@ -193,6 +196,9 @@ func leadOf(u *hotline.User, n *hotline.Network) (string, bool) {
 func (tk *Tasker) Assign(ctx context.Context, u *hotline.User, ticketID string, volunteerIDs []string) ([]*hotline.Assignment, error) {
 	if u == nil {
 		return nil, taskSignIn()
+	}
+	if u.Role == hotline.RoleVolunteer {
+		return nil, hotline.Errorf(hotline.EFORBIDDEN, "volunteers cannot assign tasks; ask your group's lead")
 	}
 	ids := compactIDs(volunteerIDs)
 	switch {
@@ -309,24 +315,6 @@ func (tk *Tasker) await(ctx context.Context, phone string, a *hotline.Assignment
 	return tk.saveAwaiting(ctx, phone, w)
 }
 
-// unawait drops assignment id from the number's awaited offers.
-func (tk *Tasker) unawait(ctx context.Context, phone, id string) error {
-	if phone == "" {
-		return nil
-	}
-	var w Awaiting
-	found, err := tk.Sessions.Load(ctx, AwaitKey(phone), &w)
-	if err != nil || !found {
-		return err
-	}
-	n := len(w.Offers)
-	w.Offers = slices.DeleteFunc(w.Offers, func(o AwaitedOffer) bool { return o.AssignmentID == id })
-	if len(w.Offers) == n {
-		return nil
-	}
-	return tk.saveAwaiting(ctx, phone, w)
-}
-
 func (tk *Tasker) saveAwaiting(ctx context.Context, phone string, w Awaiting) error {
 	if len(w.Offers) == 0 {
 		return tk.Sessions.Delete(ctx, AwaitKey(phone))
@@ -391,14 +379,20 @@ func (tk *Tasker) HandleSMS(ctx context.Context, from, body string) (string, boo
 		}
 	}
 	if target == nil {
+		// No open offer: the answer is about the newest assignment. The
+		// same answer again gets the same reply (a second "1"); any other
+		// is told how things stand.
 		for _, a := range all {
 			if ticketID != "" && a.TicketID != ticketID {
 				continue
 			}
-			if (accept && a.Status == hotline.AssignmentAccepted) || (!accept && a.Status == hotline.AssignmentDeclined) {
-				if tk.Registry.now().Sub(a.AnsweredAt) < awaitGrace {
-					target = a
-				}
+			switch {
+			case (accept && a.Status == hotline.AssignmentAccepted) || (!accept && a.Status == hotline.AssignmentDeclined):
+				target = a
+			case a.Status == hotline.AssignmentAccepted || a.Status == hotline.AssignmentDeclined:
+				return taskText(lang, txtAnswered, a.TicketID), true, nil
+			default:
+				return taskText(lang, txtPassed, a.TicketID), true, nil
 			}
 			break
 		}
@@ -428,7 +422,7 @@ func (tk *Tasker) accept(ctx context.Context, v *hotline.Volunteer, a *hotline.A
 		if _, err := tk.withdraw(ctx, a.ID, nil); err != nil {
 			return "", false, err
 		}
-		return taskText(lang, txtNoLongerNeeded, a.TicketID), true, tk.unawait(ctx, v.Phone, a.ID)
+		return taskText(lang, txtNoLongerNeeded, a.TicketID), true, nil
 	}
 	now := tk.Registry.now().UTC()
 	got, err := tk.Registry.Assignments.UpdateAssignment(ctx, a.ID, func(x *hotline.Assignment) error {
@@ -442,7 +436,7 @@ func (tk *Tasker) accept(ctx context.Context, v *hotline.Volunteer, a *hotline.A
 		return errNotOffered
 	})
 	if errors.Is(err, errNotOffered) {
-		return taskText(lang, txtPassed, a.TicketID), true, tk.unawait(ctx, v.Phone, a.ID)
+		return taskText(lang, txtPassed, a.TicketID), true, nil
 	} else if err != nil {
 		return "", false, err
 	}
@@ -465,9 +459,6 @@ func (tk *Tasker) accept(ctx context.Context, v *hotline.Volunteer, a *hotline.A
 	if _, err := tk.Outbox.Enqueue(ctx, m); err != nil {
 		return "", false, err
 	}
-	if err := tk.unawait(ctx, v.Phone, got.ID); err != nil {
-		return "", false, err
-	}
 	tk.Registry.logger().Info("volunteers: task accepted", "ticket", t.ID, "assignment", got.ID, "volunteer", v.ID)
 	return taskText(lang, txtAccepted, t.ID), true, nil
 }
@@ -485,11 +476,8 @@ func (tk *Tasker) decline(ctx context.Context, v *hotline.Volunteer, a *hotline.
 		return errNotOffered
 	})
 	if errors.Is(err, errNotOffered) {
-		return taskText(lang, txtPassed, a.TicketID), true, tk.unawait(ctx, v.Phone, a.ID)
+		return taskText(lang, txtPassed, a.TicketID), true, nil
 	} else if err != nil {
-		return "", false, err
-	}
-	if err := tk.unawait(ctx, v.Phone, got.ID); err != nil {
 		return "", false, err
 	}
 	tk.Registry.logger().Info("volunteers: task declined", "ticket", got.TicketID, "assignment", got.ID, "volunteer", v.ID)
@@ -615,13 +603,6 @@ func (tk *Tasker) expire(ctx context.Context, a *hotline.Assignment, now time.Ti
 	} else if err != nil {
 		return err
 	}
-	if v, err := tk.Registry.Store.FindVolunteer(ctx, got.VolunteerID); err == nil {
-		if err := tk.unawait(ctx, v.Phone, got.ID); err != nil {
-			return err
-		}
-	} else if hotline.ErrorCode(err) != hotline.ENOTFOUND {
-		return err
-	}
 	tk.Registry.logger().Info("volunteers: offer expired", "ticket", got.TicketID, "assignment", got.ID, "volunteer", got.VolunteerID)
 	return tk.offerNext(ctx, got)
 }
@@ -691,16 +672,16 @@ func (tk *Tasker) Handle(ctx context.Context, e hotline.FeedEvent) error {
 		if err != nil {
 			return err
 		}
+		if !wasAccepted {
+			continue
+		}
 		v, err := tk.Registry.Store.FindVolunteer(ctx, a.VolunteerID)
 		if hotline.ErrorCode(err) == hotline.ENOTFOUND {
 			continue
 		} else if err != nil {
 			return err
 		}
-		if err := tk.unawait(ctx, v.Phone, a.ID); err != nil {
-			return err
-		}
-		if wasAccepted && v.Phone != "" {
+		if v.Phone != "" {
 			m := &hotline.OutboundMessage{Key: "task:" + a.ID + ":withdrawn", To: v.Phone, TicketID: a.TicketID,
 				Kind: KindTask, Body: taskText(volunteerLang(v), txtWithdrawn, a.TicketID)}
 			if _, err := tk.Outbox.Enqueue(ctx, m); err != nil {
@@ -751,6 +732,9 @@ func TaskHours(accepted, resolved time.Time, maxHours float64) float64 {
 func (tk *Tasker) SetHours(ctx context.Context, u *hotline.User, assignmentID string, hours float64) (*hotline.Assignment, error) {
 	if u == nil {
 		return nil, taskSignIn()
+	}
+	if u.Role == hotline.RoleVolunteer {
+		return nil, hotline.Errorf(hotline.EFORBIDDEN, "volunteers cannot change hours; ask your group's lead")
 	}
 	if math.IsNaN(hours) || hours < 0 || hours > 24 {
 		fe := hotline.FieldErrors{}
@@ -921,6 +905,7 @@ const (
 	txtWithdrawn
 	txtContact
 	txtNoContact
+	txtAnswered
 )
 
 var taskTexts = map[string][]string{
@@ -935,6 +920,7 @@ var taskTexts = map[string][]string{
 		txtWithdrawn:      "【社区服务热线】工单 %s 已撤销或已合并，您的志愿任务取消，请勿再前往。谢谢！",
 		txtContact:        "【社区服务热线】工单 %s 居民：%s，电话 %s，地址：%s。需求：%s 请尽快联系居民，完成后告知社区。",
 		txtNoContact:      "【社区服务热线】工单 %s 未留居民联系方式，地址：%s。需求：%s 请与社区联系安排。",
+		txtAnswered:       "【社区服务热线】您已答复过工单 %s 的任务；如有变化，请直接联系社区。",
 	},
 	"en": {
 		txtOffer:          "Community hotline volunteer task: ticket %s, %s, at %s. Reply 1 to accept, 2 to decline (within %s; with several tasks, reply \"1 %s\").",
@@ -947,6 +933,7 @@ var taskTexts = map[string][]string{
 		txtWithdrawn:      "Community hotline: ticket %s was cancelled or merged; your task is called off, please do not go. Thank you!",
 		txtContact:        "Community hotline, ticket %s resident: %s, phone %s, address: %s. Need: %s Please contact them soon and tell the committee when done.",
 		txtNoContact:      "Community hotline: ticket %s left no contact; address: %s. Need: %s Please ask the committee.",
+		txtAnswered:       "Community hotline: you already answered about ticket %s; if anything changed, please call the committee.",
 	},
 }
 
