@@ -519,7 +519,11 @@ func (tk *Tasker) offerNext(ctx context.Context, after *hotline.Assignment) erro
 		tried[a.VolunteerID] = true
 	}
 	sugg, err := tk.Registry.Match(ctx, t, tk.Registry.now(), matchLimit+len(tried))
-	if err != nil {
+	if code := hotline.ErrorCode(err); code == hotline.EINVALID || code == hotline.ENOTFOUND {
+		// Nothing to match on (no location): staff assign by hand.
+		tk.Registry.logger().Info("volunteers: cannot look for a further volunteer", "ticket", t.ID, "err", err)
+		return nil
+	} else if err != nil {
 		release()
 		return err
 	}
@@ -578,20 +582,35 @@ func (tk *Tasker) ExpireOnce(ctx context.Context) int {
 	}
 	n := 0
 	for _, a := range due {
-		if err := tk.expire(ctx, a, now); err != nil {
+		expired, err := tk.expire(ctx, a, now)
+		if err != nil {
 			tk.Registry.logger().Warn("volunteers: cannot expire an offer; it comes back after the lease", "assignment", a.ID, "err", err)
 			continue
 		}
-		n++
+		if expired {
+			n++
+		}
 	}
 	return n
 }
 
-func (tk *Tasker) expire(ctx context.Context, a *hotline.Assignment, now time.Time) error {
+func (tk *Tasker) expire(ctx context.Context, a *hotline.Assignment, now time.Time) (bool, error) {
+	// The next match is offered before the offer is marked expired: should
+	// that fail, the offer stays due and comes back after the lease, and
+	// offerNext's claim keeps a second round from offering twice.
+	cur, err := tk.Registry.Assignments.FindAssignment(ctx, a.ID)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if cur.Status != hotline.AssignmentOffered || now.Before(cur.RespondBy) {
+		return false, nil // answered meanwhile
+	}
+	if err := tk.offerNext(ctx, cur); err != nil {
+		return false, err
+	}
 	got, err := tk.Registry.Assignments.UpdateAssignment(ctx, a.ID, func(x *hotline.Assignment) error {
-		if x.Status == hotline.AssignmentExpired {
-			return nil
-		}
 		if x.Status != hotline.AssignmentOffered || now.Before(x.RespondBy) {
 			return errNotOffered
 		}
@@ -599,12 +618,12 @@ func (tk *Tasker) expire(ctx context.Context, a *hotline.Assignment, now time.Ti
 		return nil
 	})
 	if errors.Is(err, errNotOffered) {
-		return nil
+		return false, nil
 	} else if err != nil {
-		return err
+		return false, err
 	}
 	tk.Registry.logger().Info("volunteers: offer expired", "ticket", got.TicketID, "assignment", got.ID, "volunteer", got.VolunteerID)
-	return tk.offerNext(ctx, got)
+	return true, nil
 }
 
 // RunExpiry calls ExpireOnce every ExpiryEvery until ctx ends, then
