@@ -1,0 +1,146 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/caojiadu/hotline"
+)
+
+// A neighbour registers as a volunteer on the public form (on a phone);
+// a social worker approves the registration, with a classification, on the
+// review page; a resident files a need in the volunteer's committee, and
+// the committee's staff assign the volunteer to it from the board's ticket
+// detail, where the suggestion shows its distance, load and reason.
+func TestBrowserVolunteerApprovedAndAssignedFromTheBoard(t *testing.T) {
+	m := MustRunMain(t)
+	n := m.Directory.Network()
+
+	// As in the board's test: an address the gazetteer places in c07 and a
+	// category c07 handles, so that routing gives the ticket to c07.
+	const committee, category, address = "c07", "facilities", "长寿路178号"
+	unit, ok := n.Unit(committee)
+	if !ok || !unit.Handles(category) {
+		t.Fatalf("the demo street has no committee %s handling %s", committee, category)
+	}
+	mustAddUser(t, m, "zhou.sw", "social_worker", "center", "social pass 2024")
+	mustAddUser(t, m, "li.hua", "committee", committee, "committee pass 2024")
+
+	// The registration, on a phone-sized screen.
+	neighbour := newBrowser(t)
+	skill := `#skills input[name="skills"][value="` + category + `"]`
+	neighbour.do(t, "neighbour: open the registration form from the home page",
+		chromedp.Navigate(m.URL()+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/volunteer"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/volunteer"]`)),
+		chromedp.WaitVisible(chromedp.CSS(skill)),
+		chromedp.WaitReady(chromedp.CSS(`#committee option[value="`+committee+`"]`)),
+	)
+	if got := neighbour.text(t, "h1"); got != "成为志愿者" {
+		t.Errorf("registration page title = %q", got)
+	}
+	neighbour.do(t, "neighbour: send without consent",
+		chromedp.SendKeys(chromedp.CSS("#name"), "陈志远"),
+		chromedp.SendKeys(chromedp.CSS("#phone"), "13900139000"),
+		chromedp.SetValue(chromedp.CSS("#committee"), committee),
+		chromedp.Click(chromedp.CSS(skill)),
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.WaitVisible(chromedp.CSS("#consent-error")),
+	)
+	neighbour.do(t, "neighbour: agree and register",
+		chromedp.Click(chromedp.CSS("#consent")),
+		chromedp.Click(chromedp.CSS("#submit")),
+		chromedp.WaitVisible(chromedp.CSS("#done")),
+	)
+	if got := neighbour.text(t, "#done"); !strings.Contains(got, "报名已收到") {
+		t.Errorf("confirmation = %q", got)
+	}
+	neighbour.checkPage(t)
+
+	// The social worker's review.
+	sw := newBrowser(t)
+	sw.do(t, "social worker: sign in and open the review page from the staff page",
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(m.URL()+"/login"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "zhou.sw"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "social pass 2024"),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#volunteers-link")),
+		chromedp.Click(chromedp.CSS("#volunteers-link")),
+		chromedp.WaitVisible(chromedp.CSS(`#volunteers-body tr[data-volunteer]`)),
+	)
+	id := eval[string](t, sw, `document.querySelector("#volunteers-body tr[data-volunteer]").dataset.volunteer`)
+	row := `#volunteers-body tr[data-volunteer="` + id + `"]`
+	if got := sw.text(t, row); !strings.Contains(got, "陈志远") || !strings.Contains(got, "+8613900139000") || !strings.Contains(got, "待审核") {
+		t.Errorf("review row = %q, want the name, the full phone (a social worker sees it) and 待审核", got)
+	}
+	sw.do(t, "social worker: approving without a class is refused on the page",
+		chromedp.Click(chromedp.CSS(row+` [data-action="approve"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#row-error-`+id)),
+	)
+	sw.do(t, "social worker: approve as a skilled volunteer",
+		chromedp.SetValue(chromedp.CSS(row+` select[data-classify]`), "skilled"),
+		chromedp.Click(chromedp.CSS(row+` [data-action="approve"]`)),
+		chromedp.Poll[chromedp.Void](`((e) => e && e.textContent === "已通过")(document.querySelector('`+row+` .badge'))`),
+	)
+	if got := sw.text(t, "#action-status"); !strings.Contains(got, "陈志远") {
+		t.Errorf("announcement after approval = %q", got)
+	}
+	sw.checkPage(t)
+
+	// The committee assigns the volunteer from the board.
+	c07 := newBrowser(t)
+	c07.signInToBoard(t, m, "li.hua", "committee pass 2024")
+
+	// A resident's need in c07, filed once the board is live.
+	resp := postJSON(t, http.DefaultClient, m.URL()+"/api/v1/tickets", map[string]any{
+		"service_code": category, "description": "楼道灯坏了，晚上看不见", "address_string": address,
+		"phone": "13812345678", "consent": true,
+	}, nil, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("file a need: %d", resp.StatusCode)
+	}
+	var ticketID string
+	if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, "/api/v1/tickets/") {
+		ticketID = strings.TrimSuffix(strings.TrimPrefix(loc, "/api/v1/tickets/"), "/status")
+	}
+	if !hotline.ValidTicketID(ticketID) {
+		t.Fatalf("no ticket id in the answer's Location %q", resp.Header.Get("Location"))
+	}
+
+	pick := `#vol-suggestions input[name="volunteer"][value="` + id + `"]`
+	c07.do(t, "committee: open the ticket; the volunteer is suggested",
+		chromedp.Poll[chromedp.Void](queueStatus(ticketID)+` === "已派单"`),
+		chromedp.Click(chromedp.CSS(`.q-item[data-ticket="`+ticketID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#vol-box")),
+		chromedp.WaitVisible(chromedp.CSS(pick)),
+	)
+	suggestion := c07.text(t, `#vol-suggestions li[data-volunteer="`+id+`"]`)
+	for _, want := range []string{"陈志远", "139****9000", "米", "手头 0 件任务"} {
+		if !strings.Contains(suggestion, want) {
+			t.Errorf("suggestion %q lacks %q", suggestion, want)
+		}
+	}
+	if strings.Contains(suggestion, "13900139000") {
+		t.Errorf("suggestion %q shows the volunteer's phone to committee staff", suggestion)
+	}
+	if got := c07.text(t, "#vol-box"); !strings.Contains(got, "还没有派志愿者") {
+		t.Errorf("volunteers part before assigning = %q", got)
+	}
+	c07.do(t, "committee: assign the volunteer",
+		chromedp.Click(chromedp.CSS(pick)),
+		chromedp.Click(chromedp.CSS("#vol-assign-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`#vol-assignments li[data-volunteer="`+id+`"]`)),
+	)
+	if got := c07.text(t, `#vol-assignments li[data-volunteer="`+id+`"]`); !strings.Contains(got, "陈志远") || !strings.Contains(got, "已发出，待回复") {
+		t.Errorf("assignment = %q, want the volunteer, offered", got)
+	}
+	if got := c07.text(t, "#vol-status"); !strings.Contains(got, "已派给 1 位志愿者") {
+		t.Errorf("announcement after assigning = %q", got)
+	}
+	c07.checkPage(t)
+}
