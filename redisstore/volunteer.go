@@ -124,6 +124,97 @@ end
 return out
 `)
 
+// volunteerNearbyAnyScript is volunteerNearbyScript over several GEO
+// sets at once (a skill and the qualifications that serve it): one round
+// trip, and the JSON of a volunteer found in several sets sent once.
+//
+// KEYS: the GEO sets. ARGV: as volunteerNearbyScript. Returns, per set,
+// {id, dist, …}, then last {id, JSON, …} of every id found.
+var volunteerNearbyAnyScript = redis.NewScript(`
+local docs, seen, out = {}, {}, {}
+for k = 1, #KEYS do
+  local res
+  if tonumber(ARGV[5]) > 0 then
+    res = redis.call('GEOSEARCH', KEYS[k], 'FROMLONLAT', ARGV[2], ARGV[3], 'BYRADIUS', ARGV[4], 'm', 'ASC', 'COUNT', ARGV[5], 'WITHDIST')
+  else
+    res = redis.call('GEOSEARCH', KEYS[k], 'FROMLONLAT', ARGV[2], ARGV[3], 'BYRADIUS', ARGV[4], 'm', 'ASC', 'WITHDIST')
+  end
+  local flat = {}
+  for _, r in ipairs(res) do
+    if not seen[r[1]] then
+      seen[r[1]] = true
+      local d = redis.call('HGET', ARGV[1] .. r[1], 'd')
+      if d then
+        docs[#docs + 1] = r[1]
+        docs[#docs + 1] = d
+      end
+    end
+    flat[#flat + 1] = r[1]
+    flat[#flat + 1] = r[2]
+  end
+  out[k] = flat
+end
+out[#KEYS + 1] = docs
+return out
+`)
+
+// NearbyVolunteersAny is NearbyVolunteers over several skills in one
+// round trip: found[i] are the volunteers of skills[i], nearest first.
+// A volunteer in several sets is the same *Volunteer in each.
+// Errors: EINVALID, EUNAVAILABLE.
+func (s *VolunteerStore) NearbyVolunteersAny(ctx context.Context, skills []string, lat, long, radius float64, count int) ([][]hotline.VolunteerDistance, error) {
+	if radius < 0 {
+		return nil, hotline.Errorf(hotline.EINVALID, "radius must not be negative")
+	}
+	if len(skills) == 0 || slices.Contains(skills, "") {
+		return nil, hotline.Errorf(hotline.EINVALID, "a skill is required")
+	}
+	keys := make([]string, len(skills))
+	for i, k := range skills {
+		keys[i] = s.geoKey(k)
+	}
+	raw, err := volunteerNearbyAnyScript.Run(ctx, s.db.client, keys, s.vkey(""),
+		strconv.FormatFloat(long, 'f', -1, 64), strconv.FormatFloat(lat, 'f', -1, 64),
+		strconv.FormatFloat(radius, 'f', -1, 64), max(count, 0)).Slice()
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if len(raw) != len(skills)+1 {
+		return nil, hotline.Internal(fmt.Errorf("nearby volunteers answered %d lists for %d sets", len(raw), len(skills)))
+	}
+	docs, _ := raw[len(skills)].([]any)
+	byID := make(map[string]*hotline.Volunteer, len(docs)/2)
+	for i := 0; i+1 < len(docs); i += 2 {
+		id, _ := docs[i].(string)
+		d, _ := docs[i+1].(string)
+		v, err := decodeVolunteer(d)
+		if err != nil {
+			return nil, err
+		}
+		byID[id] = v
+	}
+	out := make([][]hotline.VolunteerDistance, len(skills))
+	for k := range skills {
+		flat, _ := raw[k].([]any)
+		list := make([]hotline.VolunteerDistance, 0, len(flat)/2)
+		for i := 0; i+1 < len(flat); i += 2 {
+			id, _ := flat[i].(string)
+			v, ok := byID[id]
+			if !ok {
+				continue
+			}
+			ds, _ := flat[i+1].(string)
+			dist, err := strconv.ParseFloat(ds, 64)
+			if err != nil {
+				return nil, hotline.Internal(fmt.Errorf("nearby volunteers distance %q: %w", ds, err))
+			}
+			list = append(list, hotline.VolunteerDistance{Volunteer: v, Distance: dist})
+		}
+		out[k] = list
+	}
+	return out, nil
+}
+
 // volunteerIndexes returns the zsets v belongs to, and the GEO sets (empty
 // unless v is matchable and has a point).
 func (s *VolunteerStore) volunteerIndexes(v *hotline.Volunteer) (zsets, geos []string) {

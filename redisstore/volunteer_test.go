@@ -279,3 +279,34 @@ func TestPutVolunteersBatch(t *testing.T) {
 		}
 	})
 }
+
+func TestNearbyVolunteersAny(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.NewVolunteerStore(b.db)
+		both := MustCreateVolunteer(t, s, NewVolunteer(1)) // elderly_visit and a lawyer
+		lawyer := NewVolunteer(2)
+		lawyer.Skills, lawyer.Lat = []string{"legal"}, 31.2410
+		lawyer = MustCreateVolunteer(t, s, lawyer)
+		got, err := s.NearbyVolunteersAny(context.Background(),
+			[]string{"elderly_visit", hotline.QualificationSkill("lawyer"), "nobody"}, 31.24, 121.44, 3000, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := func(l []hotline.VolunteerDistance) (out []string) {
+			for _, d := range l {
+				out = append(out, d.Volunteer.ID+":"+d.Volunteer.Name)
+			}
+			return out
+		}
+		if len(got) != 3 || !slices.Equal(ids(got[0]), []string{both.ID + ":" + both.Name}) ||
+			!slices.Equal(ids(got[1]), []string{both.ID + ":" + both.Name, lawyer.ID + ":" + lawyer.Name}) || len(got[2]) != 0 {
+			t.Errorf("got %v / %v / %v", ids(got[0]), ids(got[1]), ids(got[2]))
+		}
+		if got[0][0].Volunteer != got[1][0].Volunteer {
+			t.Error("a volunteer in two sets was decoded twice")
+		}
+		if d := got[1][1].Distance; d < 100 || d > 120 {
+			t.Errorf("distance %v", d)
+		}
+	})
+}

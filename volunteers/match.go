@@ -133,7 +133,7 @@ func (s *Service) MatchDetail(ctx context.Context, t *hotline.Ticket, at time.Ti
 	if full <= 0 {
 		full = DefaultRadius
 	}
-	radius, count := min(firstRadius, full), firstCount
+	radius, count := s.firstRadius(sets, full), firstCount
 	for {
 		found, saturated, err := s.search(ctx, sets, lat, long, radius, count)
 		if err != nil {
@@ -181,19 +181,38 @@ type found struct {
 	distance float64
 }
 
+// nearbyAny is a store that searches several GEO sets in one round trip
+// (redisstore's).
+type nearbyAny interface {
+	NearbyVolunteersAny(ctx context.Context, skills []string, lat, long, radius float64, count int) ([][]hotline.VolunteerDistance, error)
+}
+
 // search runs the GEO search of every set (the skill, then each
 // qualification) and merges what they found; saturated reports whether a
 // set returned count members, so more may lie inside the radius.
 func (s *Service) search(ctx context.Context, sets []string, lat, long, radius float64, count int) ([]found, bool, error) {
+	var lists [][]hotline.VolunteerDistance
+	if many, ok := s.Store.(nearbyAny); ok && len(sets) > 1 {
+		var err error
+		if lists, err = many.NearbyVolunteersAny(ctx, sets, lat, long, radius, count); err != nil {
+			return nil, false, err
+		}
+	} else {
+		for _, set := range sets {
+			near, err := s.Store.NearbyVolunteers(ctx, set, lat, long, radius, count)
+			if err != nil {
+				return nil, false, err
+			}
+			lists = append(lists, near)
+		}
+	}
 	var out []found
 	seen := map[string]bool{}
 	saturated := false
-	for _, set := range sets {
-		near, err := s.Store.NearbyVolunteers(ctx, set, lat, long, radius, count)
-		if err != nil {
-			return nil, false, err
-		}
+	for i, set := range sets {
+		near := lists[i]
 		saturated = saturated || len(near) >= count
+		s.learnDensity(set, near, radius, count)
 		for _, d := range near {
 			if d.Volunteer == nil || seen[d.Volunteer.ID] {
 				continue
@@ -290,6 +309,54 @@ func score(sg Suggestion) float64 {
 		q = 0
 	}
 	return -(step*10000 + float64(sg.Load)*10 + q)
+}
+
+// density is what matching has learnt of a GEO set: members per m²
+// around the residents it searched for.
+type density struct{ perM2 float64 }
+
+// densities holds a density per set name. It is per process, not per
+// Service: it only sizes the first search circle, so a stale or foreign
+// estimate costs a wider search, never a different answer.
+var densities sync.Map
+
+// learnDensity notes how densely set is populated from one search: k
+// members within the distance of the k-th when the page was full, else
+// all members within the radius. The last estimate wins: a registry
+// changes slowly, and one odd corner only sizes the next first circle.
+func (s *Service) learnDensity(set string, near []hotline.VolunteerDistance, radius float64, count int) {
+	var d float64
+	switch {
+	case len(near) >= count && count > 0:
+		r := max(near[len(near)-1].Distance, 10)
+		d = float64(len(near)) / (math.Pi * r * r)
+	case radius > 0:
+		d = float64(max(len(near), 1)) / (math.Pi * radius * radius)
+	default:
+		return
+	}
+	densities.Store(set, density{perM2: d})
+}
+
+// firstRadius is where a search starts: a circle expected to hold twice
+// firstCount members of the densest set searched, given what earlier
+// searches learnt (firstRadius until they did), at least 50 m. GEOSEARCH
+// visits every member of the geohash cells around the circle before it
+// sorts and cuts, so on a city's registry a circle sized to one page is
+// many times cheaper than a fixed one, and the answer is the same: the
+// members inside are nearer than those outside.
+func (s *Service) firstRadius(sets []string, full float64) float64 {
+	var dens float64
+	for _, set := range sets {
+		if v, ok := densities.Load(set); ok {
+			dens = max(dens, v.(density).perM2)
+		}
+	}
+	if dens <= 0 {
+		return min(firstRadius, full)
+	}
+	r := math.Sqrt(2 * firstCount / (math.Pi * dens))
+	return max(50, min(full, r))
 }
 
 // hoursCache keeps parsed availabilities by their text: a registry
