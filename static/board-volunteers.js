@@ -5,7 +5,7 @@
 // board.js calls renderVolunteers(ticket) whenever it draws the detail;
 // the lists are read once per ticket and again after an assignment.
 
-import { t, withLang } from "/i18n.js";
+import { t, withLang, lang } from "/i18n.js";
 import { request, NetworkError, el, formatTime } from "/api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -36,6 +36,18 @@ function errText(r) {
   const msg = (r.data && r.data.error) || "HTTP " + r.status;
   const fields = r.data && r.data.fields ? Object.values(r.data.fields).join("; ") : "";
   return t("staff.error", { msg: fields ? msg + ": " + fields : msg });
+}
+
+// half picks the current language's half of a text the registry wrote in
+// both ("距居民 320 米… / 320 m away…"), as board.js does for routing
+// reasons; any other text is shown whole.
+function half(s) {
+  const i = s.lastIndexOf(" / ");
+  if (i < 0) return s;
+  const zh = s.slice(0, i);
+  const en = s.slice(i + 3);
+  if (!/[\u3400-\u9fff]/.test(zh) || /[\u3400-\u9fff]/.test(en)) return s;
+  return lang() === "en" ? en : zh;
 }
 
 async function load(id) {
@@ -145,7 +157,7 @@ function draw() {
               { class: "muted", id: id + "-why" },
               t("vol.b.distance", { m: Math.round(s.distance || 0) }) + " · " + t("vol.b.load", { n: s.load || 0 }),
               s.reason ? el("br") : "",
-              s.reason || "",
+              half(s.reason || ""),
             ),
           ),
         );

@@ -42,6 +42,21 @@ func TestBrowserVolunteerApprovedAndAssignedFromTheBoard(t *testing.T) {
 	if got := neighbour.text(t, "h1"); got != "成为志愿者" {
 		t.Errorf("registration page title = %q", got)
 	}
+	// In English the form and the registry's own lists (languages) switch.
+	neighbour.do(t, "neighbour: English, then back to Chinese",
+		chromedp.Click(chromedp.CSS(`button[data-set-lang="en"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector("h1").textContent === "Volunteer with us"`),
+	)
+	if got := neighbour.text(t, "#languages"); !strings.Contains(got, "Shanghainese") {
+		t.Errorf("languages in English = %q", got)
+	}
+	neighbour.do(t, "neighbour: back to Chinese",
+		chromedp.Click(chromedp.CSS(`button[data-set-lang="zh"]`)),
+		chromedp.Poll[chromedp.Void](`document.querySelector("h1").textContent === "成为志愿者"`),
+	)
+	if got := neighbour.text(t, "#languages"); !strings.Contains(got, "上海话") {
+		t.Errorf("languages in Chinese = %q", got)
+	}
 	neighbour.do(t, "neighbour: send without consent",
 		chromedp.SendKeys(chromedp.CSS("#name"), "陈志远"),
 		chromedp.SendKeys(chromedp.CSS("#phone"), "13900139000"),
@@ -120,12 +135,12 @@ func TestBrowserVolunteerApprovedAndAssignedFromTheBoard(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(pick)),
 	)
 	suggestion := c07.text(t, `#vol-suggestions li[data-volunteer="`+id+`"]`)
-	for _, want := range []string{"陈志远", "139****9000", "米", "手头 0 件任务"} {
+	for _, want := range []string{"陈志远", "139****9000", "距离", "手头 0 件任务", "公共设施"} {
 		if !strings.Contains(suggestion, want) {
 			t.Errorf("suggestion %q lacks %q", suggestion, want)
 		}
 	}
-	if strings.Contains(suggestion, "13900139000") {
+	if strings.Contains(suggestion, "13900139000") || strings.Contains(suggestion, " m away") {
 		t.Errorf("suggestion %q shows the volunteer's phone to committee staff", suggestion)
 	}
 	if got := c07.text(t, "#vol-box"); !strings.Contains(got, "还没有派志愿者") {
