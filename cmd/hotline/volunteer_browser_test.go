@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -104,6 +106,25 @@ func TestBrowserVolunteerApprovedAndAssignedFromTheBoard(t *testing.T) {
 	)
 	if got := sw.text(t, "#action-status"); !strings.Contains(got, "陈志远") {
 		t.Errorf("announcement after approval = %q", got)
+	}
+
+	// A bulk import with one good row and one bad: the bad one is listed
+	// with its line, column and reason.
+	file := filepath.Join(t.TempDir(), "volunteers.csv")
+	csv := "姓名,手机,居委会,技能,语言\n王芳,13800138001,c07,facilities,zh\n坏号码,12345,c07,facilities,zh\n"
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sw.do(t, "social worker: import a CSV",
+		chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{file}),
+		chromedp.Click(chromedp.CSS("#import-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#import-rejected")),
+	)
+	if got := sw.text(t, "#import-summary"); !strings.Contains(got, "新增或更新 1 人") || !strings.Contains(got, "1 行没有导入") {
+		t.Errorf("import summary = %q", got)
+	}
+	if got := sw.text(t, "#import-rejected tbody"); !strings.Contains(got, "3") || !strings.Contains(got, "手机") {
+		t.Errorf("rejected rows = %q, want line 3, the phone column", got)
 	}
 	sw.checkPage(t)
 
