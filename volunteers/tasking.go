@@ -291,17 +291,27 @@ func (tk *Tasker) offer(ctx context.Context, t *hotline.Ticket, v *hotline.Volun
 		Key: "task:" + a.ID + ":offer", To: v.Phone, TicketID: t.ID, Kind: KindTask,
 		Body: offerText(lang, t.ID, tk.categoryName(t.ServiceCode, lang), tk.area(t, lang), tk.offerTTL()),
 	}
-	if _, err := tk.Outbox.Enqueue(ctx, m); err != nil {
-		return a, err
+	// The number awaits the answer before the text can reach it.
+	err := tk.await(ctx, v.Phone, a)
+	if err == nil {
+		_, err = tk.Outbox.Enqueue(ctx, m)
 	}
-	if err := tk.await(ctx, v.Phone, a); err != nil {
-		return a, err
+	if err != nil {
+		// An offer nobody was told of would hold the volunteer until it
+		// expired: take it back, so that assigning again works.
+		if _, werr := tk.withdraw(context.WithoutCancel(ctx), a.ID, nil); werr != nil {
+			tk.Registry.logger().Warn("volunteers: cannot take back an offer that was not sent", "assignment", a.ID, "err", werr)
+		}
+		return nil, err
 	}
 	tk.Registry.logger().Info("volunteers: task offered", "ticket", t.ID, "assignment", a.ID, "volunteer", v.ID, "by", by)
 	return a, nil
 }
 
-// await adds a to the offers the number awaits an answer to.
+// await adds a to the offers the number awaits an answer to. Two offers
+// to one number at the same instant may each save a list without the
+// other: harmless, since the list only says that the number's answers
+// are answers (HandleSMS reads the offers from the store).
 func (tk *Tasker) await(ctx context.Context, phone string, a *hotline.Assignment) error {
 	var w Awaiting
 	if _, err := tk.Sessions.Load(ctx, AwaitKey(phone), &w); err != nil {
@@ -929,7 +939,7 @@ const (
 
 var taskTexts = map[string][]string{
 	"zh": {
-		txtOffer:          "【社区服务热线】志愿任务：工单 %s，%s，地点：%s。回复 1 接受，2 婉拒（请在 %s 内回复；有多个任务时可回复“1 %s”）。",
+		txtOffer:          "【社区服务热线】志愿任务：工单 %s，%s，地点：%s。回复 1 接受，2 婉拒（请在 %s内回复；有多个任务时可回复“1 %s”）。",
 		txtAccepted:       "【社区服务热线】谢谢！您已接受工单 %s 的任务，居民的联系方式随后另发短信。",
 		txtDeclined:       "【社区服务热线】已收到：您婉拒了工单 %s 的任务，谢谢告知。",
 		txtPassed:         "【社区服务热线】工单 %s 的任务已过答复时限或已由他人承担，谢谢！",

@@ -437,9 +437,18 @@ func TestTaskHoursOnResolution(t *testing.T) {
 	if as[0].Status != hotline.AssignmentWithdrawn || as[0].Hours != 0 {
 		t.Errorf("after cancelling: %+v", as[0])
 	}
-	texts := e.Texts(t, a.Phone)
-	if last := texts[len(texts)-1]; !strings.Contains(last, "请勿再前往") || !strings.Contains(last, tk2.ID) {
-		t.Errorf("withdrawal text %q", last)
+	// The text follows the withdrawal in the same handler: wait for it.
+	// (The sender sends a batch concurrently: texts may arrive in any order.)
+	var told string
+	for deadline := time.Now().Add(10 * time.Second); told == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, x := range e.Texts(t, a.Phone) {
+			if strings.Contains(x, "请勿再前往") {
+				told = x
+			}
+		}
+	}
+	if !strings.Contains(told, tk2.ID) {
+		t.Errorf("withdrawal text %q", told)
 	}
 }
 
