@@ -726,13 +726,15 @@ func (s *Server) handleAssignmentHours(w http.ResponseWriter, r *http.Request) {
 // ---- what volunteers see of tickets ----
 
 // volunteerView is what a volunteer sees of a ticket: without the
-// resident's contact details unless their task on it is accepted.
+// resident's details unless their task on it is accepted: no contact, no
+// recording of their voice, no staff notes, no call or message id.
 func volunteerView(t *hotline.Ticket, details bool) *hotline.Ticket {
 	if details {
 		return t
 	}
 	c := *t
 	c.Contact = hotline.Contact{}
+	c.MediaURL, c.StatusNotes, c.ExternalRef = "", "", ""
 	return &c
 }
 
