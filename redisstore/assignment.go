@@ -271,7 +271,8 @@ func decodeAssignment(d string) (*hotline.Assignment, error) {
 
 // UpdateAssignment implements hotline.AssignmentStore with optimistic
 // locking, as UpdateTicket: change runs on a fresh copy and may run again
-// when another writer got there first. It may not move the assignment to
+// when another writer got there first. A change that changes nothing
+// writes nothing (the version stays), so repeating an answer is free. It may not move the assignment to
 // another ticket or volunteer. Errors: ENOTFOUND, EINVALID, ECONFLICT
 // (retries exhausted, or reopening an assignment while the volunteer holds
 // another open one on the ticket), whatever change returns, EUNAVAILABLE.
@@ -302,6 +303,11 @@ func (s *AssignmentStore) UpdateAssignment(ctx context.Context, id string, chang
 		if !cur.Status.Open() && next.Status.Open() {
 			return nil, hotline.Errorf(hotline.ECONFLICT, "assignment %s is %s; it cannot be reopened, assign anew", id, cur.Status)
 		}
+		if same, err := sameAssignment(cur, &next); err != nil {
+			return nil, err
+		} else if same {
+			return cur, nil // nothing changed: no new version
+		}
 		next.ID, next.Version = cur.ID, cur.Version+1
 		next.UpdatedAt = time.Now().UTC().Truncate(time.Millisecond)
 		d, err := json.Marshal(&next)
@@ -323,6 +329,22 @@ func (s *AssignmentStore) UpdateAssignment(ctx context.Context, id string, chang
 		}
 	}
 	return nil, hotline.Errorf(hotline.ECONFLICT, "assignment %s is being changed by someone else; try again", id)
+}
+
+// sameAssignment reports whether a change left the assignment as it was
+// (its version and UpdatedAt aside).
+func sameAssignment(a, b *hotline.Assignment) (bool, error) {
+	x, y := *a, *b
+	x.Version, y.Version, x.UpdatedAt, y.UpdatedAt = 0, 0, time.Time{}, time.Time{}
+	bx, err := json.Marshal(&x)
+	if err != nil {
+		return false, hotline.Internal(err)
+	}
+	by, err := json.Marshal(&y)
+	if err != nil {
+		return false, hotline.Internal(err)
+	}
+	return string(bx) == string(by), nil
 }
 
 // list loads the assignments of a zset, newest first.

@@ -121,6 +121,11 @@ func TestAssignmentLifecycleKeepsIndexesInStep(t *testing.T) {
 		if len(done) != 1 || done[0].Hours != 4 {
 			t.Fatalf("corrected %+v", done)
 		}
+		// A change that changes nothing writes no version.
+		same, err := s.UpdateAssignment(ctx, again.ID, func(*hotline.Assignment) error { return nil })
+		if err != nil || same.Version != MustSetStatus(t, s, again.ID, hotline.AssignmentDone, asgNow.Add(3*time.Hour), 4).Version {
+			t.Fatalf("no-op update: %+v, %v", same, err)
+		}
 		_, err = s.FindAssignment(ctx, "a999")
 		AssertCode(t, err, hotline.ENOTFOUND)
 		_, err = s.UpdateAssignment(ctx, again.ID, func(a *hotline.Assignment) error { a.VolunteerID = "v9"; return nil })

@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/intake"
 	"github.com/caojiadu/hotline/internal/redistest"
 	"github.com/caojiadu/hotline/network"
 	"github.com/caojiadu/hotline/notify"
+	"github.com/caojiadu/hotline/phone"
 	"github.com/caojiadu/hotline/redisstore"
 	"github.com/caojiadu/hotline/twiliofake"
 	"github.com/caojiadu/hotline/volunteers"
@@ -507,4 +509,53 @@ func TestTaskAssignPermissions(t *testing.T) {
 	e.MustChange(t, tk.ID, hotline.StatusCancelled, hotline.EventTicketCancelled)
 	_, err = e.Tasker.Assign(ctx, c01Staff, tk.ID, []string{suspended.ID})
 	AssertTaskCode(t, err, hotline.ECONFLICT)
+}
+
+// The answer comes through the phone line's SMS webhook, as Twilio posts
+// it: the reply is TwiML, a retry of the same MessageSid gets the same
+// bytes and changes nothing, and the contact text is sent once.
+func TestTaskAnswerThroughTheSMSWebhook(t *testing.T) {
+	e := MustTaskEnv(t)
+	ctx := context.Background()
+	a := e.MustVolunteer(t, "李明", 100, nil)
+	tk := e.MustTicket(t)
+	if _, err := e.Tasker.Assign(ctx, c01Staff, tk.ID, []string{a.ID}); err != nil {
+		t.Fatal(err)
+	}
+	const token, public = "12345678901234567890123456789012", "https://hotline.example.cn"
+	dir := e.Tasker.Registry.Directory
+	line, err := phone.New(phone.Config{AuthToken: token, PublicURL: public, FromNumber: "+862162000000"},
+		phone.Deps{Intake: intake.New(e.Tickets, dir), Tickets: e.Tickets, Directory: dir, Outbox: e.Tasker.Outbox,
+			OptOuts: redisstore.NewOptOuts(e.DB), Sessions: e.Sessions, Tasks: e.Tasker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() *httptest.ResponseRecorder {
+		form := url.Values{"MessageSid": {"SM00000000000000000000000000000077"}, "From": {a.Phone},
+			"To": {"+862162000000"}, "Body": {"1"}, "NumMedia": {"0"}}
+		r := httptest.NewRequest("POST", phone.PathSMS, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("X-Twilio-Signature", phone.Sign(token, public+phone.PathSMS, form))
+		w := httptest.NewRecorder()
+		line.Handler().ServeHTTP(w, r)
+		return w
+	}
+	w1, w2 := post(), post()
+	if w1.Code != 200 || !strings.Contains(w1.Body.String(), "<Message>") || !strings.Contains(w1.Body.String(), "您已接受工单 "+tk.ID) {
+		t.Fatalf("webhook answered %d %s", w1.Code, w1.Body)
+	}
+	if w1.Body.String() != w2.Body.String() {
+		t.Errorf("the retry answered differently:\n%s\n%s", w1.Body, w2.Body)
+	}
+	as := e.MustTicketAssignments(t, tk.ID)
+	if len(as) != 1 || as[0].Status != hotline.AssignmentAccepted || as[0].Version != 2 {
+		t.Errorf("after the webhook: %+v", as[0])
+	}
+	texts := e.Texts(t, a.Phone)
+	if len(texts) != 2 || !strings.Contains(texts[1], taskResident) {
+		t.Errorf("texts to the volunteer: %q", texts)
+	}
+	if n, _, _ := e.Tickets.FindTickets(ctx, hotline.TicketFilter{}); len(n) != 1 {
+		t.Errorf("the answer filed a ticket: %d tickets", len(n))
+	}
 }
