@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/caojiadu/hotline/volunteers"
 	"log/slog"
 	"net"
 	"net/http"
@@ -150,6 +151,12 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		max := s.Config.MaxBodyBytes
+		if r.Method == http.MethodPost && r.URL.Path == volunteerImportPath {
+			// The street's volunteer list, signed-in social workers only
+			// (the handler checks): volunteers.MaxImportBytes, with room
+			// for a multipart envelope.
+			max = volunteers.MaxImportBytes + 64<<10
+		}
 		if r.ContentLength > max {
 			Error(w, r, &http.MaxBytesError{Limit: max})
 			return

@@ -76,6 +76,10 @@ type Volunteers interface {
 	CanSeeTicketAsVolunteer(ctx context.Context, u *hotline.User, ticketID string) (see, details bool, err error)
 }
 
+// volunteerImportPath takes the CSV import, whose body may be far larger
+// than any other (see limitBody).
+const volunteerImportPath = "/api/v1/volunteers/import"
+
 // NewVolunteers joins the registry and its tasking into what the server
 // needs: Server.Volunteers = server.NewVolunteers(registry, tasker). The
 // registry's Assignments store must be set.
@@ -125,7 +129,7 @@ func (s *Server) registerVolunteerRoutes() {
 	s.mux.HandleFunc("GET /api/v1/volunteers", s.handleVolunteerList)
 	s.mux.HandleFunc("GET /api/v1/volunteers/terms", s.handleVolunteerTerms)
 	s.mux.HandleFunc("GET /api/v1/volunteers/export.csv", s.handleVolunteerExport)
-	s.mux.HandleFunc("POST /api/v1/volunteers/import", s.handleVolunteerImport)
+	s.mux.HandleFunc("POST "+volunteerImportPath, s.handleVolunteerImport)
 	s.mux.HandleFunc("GET /api/v1/volunteers/hours", s.handleVolunteerHours)
 	s.mux.HandleFunc("GET /api/v1/volunteers/hours.csv", s.handleVolunteerHoursCSV)
 	s.mux.HandleFunc("GET /api/v1/volunteers/{id}", s.handleVolunteerRecord)

@@ -521,8 +521,14 @@ func TestVolunteerImport(t *testing.T) {
 			t.Fatalf("import: %d %s", resp.StatusCode, resp.Body)
 		}
 	})
+	t.Run("a list far larger than any other request is taken", func(t *testing.T) {
+		rows := []byte(file + strings.Repeat("某某,13800003333,c01\n", server.DefaultMaxBodyBytes/10))
+		if resp := f.importRequest(t, f.Social, "text/csv", rows); resp.StatusCode != http.StatusOK {
+			t.Fatalf("import of %d bytes: %d %s", len(rows), resp.StatusCode, resp.Body)
+		}
+	})
 	t.Run("too large", func(t *testing.T) {
-		big := []byte(file + strings.Repeat("某某,13800003333,c01\n", server.DefaultMaxBodyBytes/10))
+		big := []byte(file + strings.Repeat("某某,13800003333,c01\n", (volunteers.MaxImportBytes+64<<10)/20+1))
 		resp := f.importRequest(t, f.Social, "text/csv", big)
 		if resp.StatusCode != http.StatusRequestEntityTooLarge {
 			t.Fatalf("import: %d %s", resp.StatusCode, resp.Body)

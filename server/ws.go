@@ -193,6 +193,12 @@ func (s *Server) handleWS(h *hub, up *websocket.Upgrader) http.Handler {
 		if u == nil {
 			return
 		}
+		if u.Role == hotline.RoleVolunteer {
+			// The board follows every ticket of a unit; a volunteer may see
+			// only the tickets assigned to them (GET /api/v1/tickets).
+			Error(w, r, hotline.Errorf(hotline.EFORBIDDEN, "the live board is for staff; volunteers find their tasks under /api/v1/tickets"))
+			return
+		}
 		if s.Feed == nil {
 			Error(w, r, hotline.Errorf(hotline.EUNAVAILABLE, "the live feed is not configured"))
 			return
