@@ -21,7 +21,8 @@ import (
 // phone and every index they are in, also on a Cluster:
 //
 //	P:{vol}:seq              string, the last volunteer number handed out
-//	P:{vol}:v:<id>           hash: v (version), d (the volunteer's JSON)
+//	P:{vol}:v:<id>           hash: v (version), d (the volunteer's JSON),
+//	                         m (the fields matching reads: matchRecord)
 //	P:{vol}:phone:<hash>     string, the id holding a phone (hash: nameHash)
 //	P:{vol}:all              zset of ids by created ms (newest-first listing)
 //	P:{vol}:st:<status>      zset, ids by created ms, per status
@@ -60,7 +61,8 @@ func (s *VolunteerStore) geoKey(skill string) string { return s.key("geo", skill
 // previous phone (= KEYS[2] when unchanged), then nrem zsets (or GEO sets)
 // to leave, nadd zsets to join, ngeo GEO sets to join.
 // ARGV: 1 version read ("0": must not exist), 2 new version, 3 JSON, 4 id,
-// 5 created ms (index score), 6 nrem, 7 nadd, 8 ngeo, 9 long, 10 lat.
+// 5 created ms (index score), 6 nrem, 7 nadd, 8 ngeo, 9 long, 10 lat,
+// 11 the match record (matchRecord).
 //
 // Returns {1} when stored, {0} when it exists (create) or its version moved
 // on, {-1} when it is gone, {-2, holder} when the phone is someone else's.
@@ -80,7 +82,7 @@ if KEYS[3] ~= KEYS[2] and redis.call('GET', KEYS[3]) == ARGV[4] then
   redis.call('DEL', KEYS[3])
 end
 redis.call('SET', KEYS[2], ARGV[4])
-redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3])
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'm', ARGV[11])
 local nrem, nadd, ngeo = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local i = 4
 for _ = 1, nrem do
@@ -126,10 +128,11 @@ return out
 
 // volunteerNearbyAnyScript is volunteerNearbyScript over several GEO
 // sets at once (a skill and the qualifications that serve it): one round
-// trip, and the JSON of a volunteer found in several sets sent once.
+// trip, and of each volunteer found only the match record (the JSON when
+// a volunteer was stored before records existed), once.
 //
 // KEYS: the GEO sets. ARGV: as volunteerNearbyScript. Returns, per set,
-// {id, dist, …}, then last {id, JSON, …} of every id found.
+// {id, dist, …}, then last {id, record, …} of every id found.
 var volunteerNearbyAnyScript = redis.NewScript(`
 local docs, seen, out = {}, {}, {}
 for k = 1, #KEYS do
@@ -143,10 +146,10 @@ for k = 1, #KEYS do
   for _, r in ipairs(res) do
     if not seen[r[1]] then
       seen[r[1]] = true
-      local d = redis.call('HGET', ARGV[1] .. r[1], 'd')
-      if d then
+      local m = redis.call('HGET', ARGV[1] .. r[1], 'm') or redis.call('HGET', ARGV[1] .. r[1], 'd')
+      if m then
         docs[#docs + 1] = r[1]
-        docs[#docs + 1] = d
+        docs[#docs + 1] = m
       end
     end
     flat[#flat + 1] = r[1]
@@ -160,7 +163,11 @@ return out
 
 // NearbyVolunteersAny is NearbyVolunteers over several skills in one
 // round trip: found[i] are the volunteers of skills[i], nearest first.
-// A volunteer in several sets is the same *Volunteer in each.
+// A volunteer in several sets is the same *Volunteer in each. The
+// volunteers hold only what matching reads (ID, Status, Skills,
+// Qualifications, Languages, Availability, MaxTasks): decoding whole
+// records cost matching more CPU than everything else together;
+// VolunteersByID reads the chosen ones in full.
 // Errors: EINVALID, EUNAVAILABLE.
 func (s *VolunteerStore) NearbyVolunteersAny(ctx context.Context, skills []string, lat, long, radius float64, count int) ([][]hotline.VolunteerDistance, error) {
 	if radius < 0 {
@@ -187,7 +194,13 @@ func (s *VolunteerStore) NearbyVolunteersAny(ctx context.Context, skills []strin
 	for i := 0; i+1 < len(docs); i += 2 {
 		id, _ := docs[i].(string)
 		d, _ := docs[i+1].(string)
-		v, err := decodeVolunteer(d)
+		var v *hotline.Volunteer
+		var err error
+		if strings.HasPrefix(d, "{") {
+			v, err = decodeVolunteer(d)
+		} else {
+			v, err = parseMatchRecord(id, d)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -213,6 +226,76 @@ func (s *VolunteerStore) NearbyVolunteersAny(ctx context.Context, skills []strin
 		out[k] = list
 	}
 	return out, nil
+}
+
+// matchRecord is the part of a volunteer matching reads, in a form
+// parsed without reflection: fields separated by "|" (no code, and no
+// availability, holds one), lists by ",":
+//
+//	status|skills|kind:expires-unix-ms (0: none),…|languages|max tasks|availability
+func matchRecord(v *hotline.Volunteer) string {
+	var b strings.Builder
+	b.WriteString(string(v.Status))
+	b.WriteByte('|')
+	b.WriteString(strings.Join(v.Skills, ","))
+	b.WriteByte('|')
+	for i, q := range v.Qualifications {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(q.Kind)
+		b.WriteByte(':')
+		if q.Expires.IsZero() {
+			b.WriteByte('0')
+		} else {
+			b.WriteString(strconv.FormatInt(q.Expires.UnixMilli(), 10))
+		}
+	}
+	b.WriteByte('|')
+	b.WriteString(strings.Join(v.Languages, ","))
+	b.WriteByte('|')
+	b.WriteString(strconv.Itoa(v.MaxTasks))
+	b.WriteByte('|')
+	b.WriteString(v.Availability)
+	return b.String()
+}
+
+func parseMatchRecord(id, m string) (*hotline.Volunteer, error) {
+	f := strings.SplitN(m, "|", 6)
+	if len(f) != 6 {
+		return nil, hotline.Internal(fmt.Errorf("match record of %s: %d fields", id, len(f)))
+	}
+	list := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, ",")
+	}
+	v := &hotline.Volunteer{ID: id, Status: hotline.VolunteerStatus(f[0]), Skills: list(f[1]),
+		Languages: list(f[3]), Availability: f[5]}
+	for _, q := range list(f[2]) {
+		kind, ms, _ := strings.Cut(q, ":")
+		n, err := strconv.ParseInt(ms, 10, 64)
+		if err != nil {
+			return nil, hotline.Internal(fmt.Errorf("match record of %s: qualification %q", id, q))
+		}
+		qual := hotline.Qualification{Kind: kind}
+		if n != 0 {
+			qual.Expires = time.UnixMilli(n).UTC()
+		}
+		v.Qualifications = append(v.Qualifications, qual)
+	}
+	var err error
+	if v.MaxTasks, err = strconv.Atoi(f[4]); err != nil {
+		return nil, hotline.Internal(fmt.Errorf("match record of %s: max tasks %q", id, f[4]))
+	}
+	return v, nil
+}
+
+// VolunteersByID reads volunteers in full, in the order of ids; ids not
+// found are left out. One pipeline. Errors: EUNAVAILABLE.
+func (s *VolunteerStore) VolunteersByID(ctx context.Context, ids []string) ([]*hotline.Volunteer, error) {
+	return s.load(ctx, ids)
 }
 
 // volunteerIndexes returns the zsets v belongs to, and the GEO sets (empty
@@ -293,7 +376,8 @@ func (s *VolunteerStore) prepareWrite(prev, next *hotline.Volunteer) (writeCall,
 	keys = append(keys, newG...)
 	args := []any{read, next.Version, b, next.ID, next.CreatedAt.UnixMilli(),
 		len(rem), len(add), len(newG),
-		strconv.FormatFloat(next.Long, 'f', -1, 64), strconv.FormatFloat(next.Lat, 'f', -1, 64)}
+		strconv.FormatFloat(next.Long, 'f', -1, 64), strconv.FormatFloat(next.Lat, 'f', -1, 64),
+		matchRecord(next)}
 	return writeCall{keys: keys, args: args}, nil
 }
 

@@ -294,12 +294,12 @@ func TestNearbyVolunteersAny(t *testing.T) {
 		}
 		ids := func(l []hotline.VolunteerDistance) (out []string) {
 			for _, d := range l {
-				out = append(out, d.Volunteer.ID+":"+d.Volunteer.Name)
+				out = append(out, d.Volunteer.ID+":"+d.Volunteer.Skills[0])
 			}
 			return out
 		}
-		if len(got) != 3 || !slices.Equal(ids(got[0]), []string{both.ID + ":" + both.Name}) ||
-			!slices.Equal(ids(got[1]), []string{both.ID + ":" + both.Name, lawyer.ID + ":" + lawyer.Name}) || len(got[2]) != 0 {
+		if len(got) != 3 || !slices.Equal(ids(got[0]), []string{both.ID + ":elderly_visit"}) ||
+			!slices.Equal(ids(got[1]), []string{both.ID + ":elderly_visit", lawyer.ID + ":legal"}) || len(got[2]) != 0 {
 			t.Errorf("got %v / %v / %v", ids(got[0]), ids(got[1]), ids(got[2]))
 		}
 		if got[0][0].Volunteer != got[1][0].Volunteer {
@@ -307,6 +307,17 @@ func TestNearbyVolunteersAny(t *testing.T) {
 		}
 		if d := got[1][1].Distance; d < 100 || d > 120 {
 			t.Errorf("distance %v", d)
+		}
+		// The match record carries what matching reads, and only that.
+		m := got[0][0].Volunteer
+		if m.Status != both.Status || !slices.Equal(m.Languages, both.Languages) || len(m.Qualifications) != 1 ||
+			!m.Qualifications[0].Expires.Equal(both.Qualifications[0].Expires) || m.Availability != both.Availability ||
+			m.Name != "" || m.Phone != "" {
+			t.Errorf("match record %+v", m)
+		}
+		full, err := s.VolunteersByID(context.Background(), []string{lawyer.ID, "V404", both.ID})
+		if err != nil || len(full) != 2 || full[0].Name != lawyer.Name || full[1].Phone != both.Phone {
+			t.Errorf("VolunteersByID = %v, %v", full, err)
 		}
 	})
 }

@@ -146,10 +146,13 @@ func (s *Service) MatchDetail(ctx context.Context, t *hotline.Ticket, at time.Ti
 		res.Radius = radius
 		switch {
 		case len(res.Suggestions) >= limit || (radius >= full && (!saturated || count >= maxCount)):
+			res.Suggestions = res.Suggestions[:min(limit, len(res.Suggestions))]
+			if err := s.complete(ctx, &res); err != nil {
+				return MatchResult{}, err
+			}
 			for i := range res.Suggestions {
 				res.Suggestions[i].Reason = suggestionReason(category, lang, res.Suggestions[i])
 			}
-			res.Suggestions = res.Suggestions[:min(limit, len(res.Suggestions))]
 			return res, nil
 		case saturated && count < maxCount:
 			count *= 4
@@ -157,6 +160,37 @@ func (s *Service) MatchDetail(ctx context.Context, t *hotline.Ticket, at time.Ti
 			radius = min(full, radius*4)
 		}
 	}
+}
+
+// complete replaces the suggestions' volunteers, which a nearbyAny store
+// gives only in part, by the full records (one round trip). A volunteer
+// gone meanwhile is dropped.
+func (s *Service) complete(ctx context.Context, res *MatchResult) error {
+	many, ok := s.Store.(nearbyAny)
+	if !ok || len(res.Suggestions) == 0 {
+		return nil
+	}
+	ids := make([]string, len(res.Suggestions))
+	for i, sg := range res.Suggestions {
+		ids[i] = sg.Volunteer.ID
+	}
+	full, err := many.VolunteersByID(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]*hotline.Volunteer, len(full))
+	for _, v := range full {
+		byID[v.ID] = v
+	}
+	out := res.Suggestions[:0]
+	for _, sg := range res.Suggestions {
+		if v := byID[sg.Volunteer.ID]; v != nil {
+			sg.Volunteer = v
+			out = append(out, sg)
+		}
+	}
+	res.Suggestions = out
+	return nil
 }
 
 // residentPoint is where distances are measured from: the ticket's point,
@@ -182,9 +216,11 @@ type found struct {
 }
 
 // nearbyAny is a store that searches several GEO sets in one round trip
-// (redisstore's).
+// and answers with only the fields matching reads, then reads the chosen
+// volunteers in full (redisstore's).
 type nearbyAny interface {
 	NearbyVolunteersAny(ctx context.Context, skills []string, lat, long, radius float64, count int) ([][]hotline.VolunteerDistance, error)
+	VolunteersByID(ctx context.Context, ids []string) ([]*hotline.Volunteer, error)
 }
 
 // search runs the GEO search of every set (the skill, then each
@@ -192,7 +228,7 @@ type nearbyAny interface {
 // set returned count members, so more may lie inside the radius.
 func (s *Service) search(ctx context.Context, sets []string, lat, long, radius float64, count int) ([]found, bool, error) {
 	var lists [][]hotline.VolunteerDistance
-	if many, ok := s.Store.(nearbyAny); ok && len(sets) > 1 {
+	if many, ok := s.Store.(nearbyAny); ok {
 		var err error
 		if lists, err = many.NearbyVolunteersAny(ctx, sets, lat, long, radius, count); err != nil {
 			return nil, false, err
