@@ -122,17 +122,5 @@ func joinPrompts(ps []simulator.Prompt) string {
 // an SMS about ticket id that contains want.
 func waitSMS(t *testing.T, c *http.Client, base, phone, id, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var inbox simulator.InboxView
-	for time.Now().Before(deadline) {
-		inbox = simulator.InboxView{}
-		getJSON(t, c, base+"/sim/inbox?phone="+url.QueryEscape(phone), &inbox)
-		if slices.ContainsFunc(inbox.Messages, func(m simulator.SMS) bool {
-			return m.Via == "rest" && strings.Contains(m.Body, id) && strings.Contains(m.Body, want)
-		}) {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("no SMS about %s containing %q; inbox: %+v", id, want, inbox.Messages)
+	waitInbox(t, c, base, phone, id, want)
 }
