@@ -295,9 +295,9 @@ func (m *Main) Run(ctx context.Context) error {
 	tasker := &volunteers.Tasker{Registry: registry, Tickets: tickets, Outbox: outbox, Sessions: sessions}
 	m.Server.Volunteers = server.NewVolunteers(registry, tasker)
 	m.startBackground(func(ctx context.Context) { _ = tasker.RunExpiry(ctx) })
+	feed, consumer := redisstore.NewFeed(st.DB), consumerName(m.Server.Addr())
 	m.startBackground(func(ctx context.Context) {
-		feed := redisstore.NewFeed(st.DB)
-		if err := feed.Consume(ctx, "volunteers", consumerName(m.Server.Addr()), tasker.Handler(ctx)); err != nil && ctx.Err() == nil {
+		if err := feed.Consume(ctx, "volunteers", consumer, tasker.Handler(ctx)); err != nil && ctx.Err() == nil {
 			m.Logger.Error("volunteer hours stopped", "err", err)
 		}
 	})
