@@ -77,9 +77,11 @@ export function renderVolunteers(tk, user) {
     $("action-form-box").after(box);
   }
   if (!tk || !user || user.role === "volunteer") {
+    // Hidden, not forgotten: the board clears the detail for a moment
+    // while it reloads a ticket that changed, and what the user picked
+    // or was just told must survive that.
     box.hidden = true;
     box.replaceChildren();
-    vs = fresh("");
     return;
   }
   box.hidden = false;
