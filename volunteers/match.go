@@ -133,7 +133,8 @@ func (s *Service) MatchDetail(ctx context.Context, t *hotline.Ticket, at time.Ti
 	if full <= 0 {
 		full = DefaultRadius
 	}
-	radius, count := s.firstRadius(sets, full), firstCount
+	count := firstPage(lang, limit)
+	radius := s.firstRadius(sets, full, count)
 	for {
 		found, saturated, err := s.search(ctx, sets, lat, long, radius, count)
 		if err != nil {
@@ -143,6 +144,7 @@ func (s *Service) MatchDetail(ctx context.Context, t *hotline.Ticket, at time.Ti
 		if err != nil {
 			return MatchResult{}, err
 		}
+		learnPassRate(lang, len(res.Suggestions), len(found))
 		res.Radius = radius
 		switch {
 		case len(res.Suggestions) >= limit || (radius >= full && (!saturated || count >= maxCount)):
@@ -375,13 +377,13 @@ func (s *Service) learnDensity(set string, near []hotline.VolunteerDistance, rad
 }
 
 // firstRadius is where a search starts: a circle expected to hold twice
-// firstCount members of the densest set searched, given what earlier
+// count members of the densest set searched, given what earlier
 // searches learnt (firstRadius until they did), at least 50 m. GEOSEARCH
 // visits every member of the geohash cells around the circle before it
 // sorts and cuts, so on a city's registry a circle sized to one page is
 // many times cheaper than a fixed one, and the answer is the same: the
 // members inside are nearer than those outside.
-func (s *Service) firstRadius(sets []string, full float64) float64 {
+func (s *Service) firstRadius(sets []string, full float64, count int) float64 {
 	var dens float64
 	for _, set := range sets {
 		if v, ok := densities.Load(set); ok {
@@ -391,8 +393,39 @@ func (s *Service) firstRadius(sets []string, full float64) float64 {
 	if dens <= 0 {
 		return min(firstRadius, full)
 	}
-	r := math.Sqrt(2 * firstCount / (math.Pi * dens))
+	r := math.Sqrt(2 * float64(count) / (math.Pi * dens))
 	return max(50, min(full, r))
+}
+
+// passRates keeps, per resident language, the share of the volunteers a
+// search found that passed every rule: few speak English, so an English
+// ticket would otherwise read page after growing page. Like densities it
+// only sizes the first search, never the answer.
+var passRates sync.Map // language → float64
+
+// learnPassRate folds one search's share (passed of found) into the
+// language's estimate; searches that found too few to tell are ignored.
+func learnPassRate(lang string, passed, found int) {
+	if found < firstCount/2 {
+		return
+	}
+	obs := max(float64(passed)/float64(found), 1.0/maxCount)
+	if v, ok := passRates.Load(lang); ok {
+		obs = 0.8*v.(float64) + 0.2*obs
+	}
+	passRates.Store(lang, obs)
+}
+
+// firstPage is how many members per set the first search reads: enough
+// that, at the share expected to pass for lang, about twice limit are
+// left (firstCount at least, maxCount at most).
+func firstPage(lang string, limit int) int {
+	v, ok := passRates.Load(lang)
+	if !ok {
+		return firstCount
+	}
+	want := int(math.Ceil(float64(2*limit) / v.(float64)))
+	return max(firstCount, min(maxCount, want))
 }
 
 // hoursCache keeps parsed availabilities by their text: a registry
