@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -362,21 +363,29 @@ func parseTicketFilter(r *http.Request) (hotline.TicketFilter, error) {
 	}
 	f.From = parseTime(q.Get("from"), false, "from", fe)
 	f.To = parseTime(q.Get("to"), true, "to", fe)
+	f.Offset, f.Limit = parsePage(q, f.Limit, fe)
+	return f, fe.Err()
+}
+
+// parsePage reads a list's offset and limit (limit keeps its value when
+// the query has none), adding what is wrong to fe.
+func parsePage(q url.Values, limit int, fe hotline.FieldErrors) (offset, lim int) {
+	lim = limit
 	if v := q.Get("offset"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
 			fe.Add("offset", "must be a whole number, 0 or more")
 		}
-		f.Offset = n
+		offset = n
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListLimit {
 			fe.Add("limit", "must be a whole number from 1 to 1000")
 		}
-		f.Limit = n
+		lim = n
 	}
-	return f, fe.Err()
+	return offset, lim
 }
 
 func parseTime(v string, end bool, field string, fe hotline.FieldErrors) time.Time {

@@ -279,20 +279,7 @@ func parseVolunteerFilter(r *http.Request) (hotline.VolunteerFilter, error) {
 			f.Statuses = append(f.Statuses, status)
 		}
 	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			fe.Add("offset", "must be a whole number, 0 or more")
-		}
-		f.Offset = n
-	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxListLimit {
-			fe.Add("limit", "must be a whole number from 1 to 1000")
-		}
-		f.Limit = n
-	}
+	f.Offset, f.Limit = parsePage(q, f.Limit, fe)
 	return f, fe.Err()
 }
 
