@@ -267,7 +267,7 @@ func (m *Main) Run(ctx context.Context) error {
 	in.Logger = m.Logger
 	in.OnCreated = func(t *hotline.Ticket) {
 		m.Server.TicketCreated(t)
-		m.phone.noteTicket(t)
+		m.noteTicket(t)
 		if t.Status == hotline.StatusNew {
 			m.routeSoon(t.ID) // placement at intake failed: try again now
 		}

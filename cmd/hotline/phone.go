@@ -131,14 +131,21 @@ func (m *Main) openPhone(st *Store, tickets *redisstore.TicketStore, in *intake.
 	return p, nil
 }
 
-// noteTicket teaches the phone line the committee of a ticket's number.
-func (p *phoneLine) noteTicket(t *hotline.Ticket) {
-	if p == nil || p.line == nil {
+// noteTicket teaches the phone line the committee of a web or Open311
+// ticket's number, off the request (two Redis round trips the resident
+// need not wait for). The line notes its own voice and SMS tickets itself.
+func (m *Main) noteTicket(t *hotline.Ticket) {
+	p := m.phone
+	if p == nil || p.line == nil || t.Contact.Phone == "" || t.Channel == hotline.ChannelVoice || t.Channel == hotline.ChannelSMS {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = p.line.NoteTicket(ctx, t) // best effort: the next call asks for the committee
+	m.background.Add(1)
+	go func() {
+		defer m.background.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = p.line.NoteTicket(ctx, t) // best effort: the next call asks for the committee
+	}()
 }
 
 func (p *phoneLine) close() {
