@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/caojiadu/hotline/volunteers"
 	"log/slog"
 	"net"
 	"net/http"
@@ -151,11 +150,8 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		max := s.Config.MaxBodyBytes
-		if r.Method == http.MethodPost && r.URL.Path == volunteerImportPath {
-			// The street's volunteer list, signed-in social workers only
-			// (the handler checks): volunteers.MaxImportBytes, with room
-			// for a multipart envelope.
-			max = volunteers.MaxImportBytes + 64<<10
+		if n, ok := s.bodyLimits[r.Method+" "+r.URL.Path]; ok {
+			max = n // a route that takes more (see Server.bodyLimits)
 		}
 		if r.ContentLength > max {
 			Error(w, r, &http.MaxBytesError{Limit: max})

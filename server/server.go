@@ -92,12 +92,16 @@ type Server struct {
 	// a new one with the Go and process collectors.
 	Registry *prometheus.Registry
 
-	once    sync.Once
-	mux     *http.ServeMux
-	handler http.Handler
-	metrics *metrics
-	origins *http.CrossOriginProtection
-	secure  bool // session cookies get Secure
+	once sync.Once
+	mux  *http.ServeMux
+	// bodyLimits raises MaxBodyBytes for the routes ("METHOD /path")
+	// that take large bodies, such as the volunteer CSV import; set while
+	// the routes are registered, read-only afterwards.
+	bodyLimits map[string]int64
+	handler    http.Handler
+	metrics    *metrics
+	origins    *http.CrossOriginProtection
+	secure     bool // session cookies get Secure
 
 	mu         sync.Mutex
 	ln         net.Listener
@@ -141,6 +145,7 @@ func (s *Server) init() {
 		}
 
 		s.mux = http.NewServeMux()
+		s.bodyLimits = map[string]int64{}
 		s.registerHealthRoutes()
 		s.registerServiceRoutes()
 		s.registerUnitRoutes()

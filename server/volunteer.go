@@ -130,6 +130,9 @@ func (s *Server) registerVolunteerRoutes() {
 	s.mux.HandleFunc("GET /api/v1/volunteers/terms", s.handleVolunteerTerms)
 	s.mux.HandleFunc("GET /api/v1/volunteers/export.csv", s.handleVolunteerExport)
 	s.mux.HandleFunc("POST "+volunteerImportPath, s.handleVolunteerImport)
+	// The street's list: volunteers.MaxImportBytes, with room for a
+	// multipart envelope (social workers only: the handler checks).
+	s.bodyLimits["POST "+volunteerImportPath] = volunteers.MaxImportBytes + 64<<10
 	s.mux.HandleFunc("GET /api/v1/volunteers/hours", s.handleVolunteerHours)
 	s.mux.HandleFunc("GET /api/v1/volunteers/hours.csv", s.handleVolunteerHoursCSV)
 	s.mux.HandleFunc("GET /api/v1/volunteers/{id}", s.handleVolunteerRecord)
