@@ -115,7 +115,10 @@ type VolunteerStore interface {
 	// radius metres of (lat, long), nearest first, at most count.
 	// skill may also be QualificationSkill(kind): the store indexes each
 	// volunteer's qualifications (valid or expired: the caller checks the
-	// date) beside their skills. Errors: EINVALID, EUNAVAILABLE.
+	// date) beside their skills; and either may be wrapped in
+	// LanguageSkill(skill, lang) for a lang other than CommonLanguage,
+	// holding only the volunteers who speak it. Errors: EINVALID,
+	// EUNAVAILABLE.
 	NearbyVolunteers(ctx context.Context, skill string, lat, long, radius float64, count int) ([]VolunteerDistance, error)
 	// VolunteersByPhone returns the stored volunteers with these phones
 	// (E.164), keyed by phone; unknown phones are absent. For bulk import:
@@ -136,6 +139,17 @@ type VolunteerStore interface {
 // lawyer for a legal ticket even when "legal" is not among their skills.
 // Catalogue codes never hold a colon, so the two cannot collide.
 func QualificationSkill(kind string) string { return "qualification:" + kind }
+
+// CommonLanguage is the language nearly every volunteer speaks (Mandarin):
+// a store indexes the other languages apart (LanguageSkill).
+const CommonLanguage = "zh"
+
+// LanguageSkill is the pseudo-skill under which a store indexes the
+// volunteers of skill (a category or a QualificationSkill) who speak lang,
+// for every lang but CommonLanguage: one volunteer in ten speaks English,
+// so an English ticket searched among everyone would read ten volunteers
+// to find one. Neither codes nor qualifications hold an "@".
+func LanguageSkill(skill, lang string) string { return skill + "@" + lang }
 
 // VolunteerDistance is a volunteer found near a point.
 type VolunteerDistance struct {

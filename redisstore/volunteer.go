@@ -30,8 +30,11 @@ import (
 //	P:{vol}:g:<group>        zset, per group
 //	P:{vol}:sk:<skill>       zset, per skill
 //	P:{vol}:geo:<skill>      GEO set of the matchable volunteers with the
-//	                         skill (or hotline.QualificationSkill), at
-//	                         their point
+//	                         skill (or hotline.QualificationSkill, or
+//	                         hotline.LanguageSkill of either), at their
+//	                         point
+//	P:{vol}:index            string, the version of the indexes
+//	                         (volunteerIndexVersion; see EnsureIndexes)
 //
 // The registry of a street is a few thousand people; a city's, a few
 // hundred thousand: one slot holds that easily (about 1 KB each).
@@ -314,15 +317,31 @@ func (s *VolunteerStore) volunteerIndexes(v *hotline.Volunteer) (zsets, geos []s
 	for _, k := range v.Skills {
 		zsets = append(zsets, s.key("sk", k))
 	}
-	if v.Status.Matchable() && (v.Lat != 0 || v.Long != 0) {
-		for _, k := range v.Skills {
-			geos = append(geos, s.geoKey(k))
-		}
-		for _, q := range v.Qualifications {
-			geos = append(geos, s.geoKey(hotline.QualificationSkill(q.Kind)))
+	return dedupe(zsets), s.geoIndexes(v)
+}
+
+// geoIndexes returns the GEO sets v belongs to: none unless v is
+// matchable and has a point; else one per skill and qualification, and
+// one per skill or qualification and language other than
+// hotline.CommonLanguage.
+func (s *VolunteerStore) geoIndexes(v *hotline.Volunteer) []string {
+	if v == nil || !v.Status.Matchable() || (v.Lat == 0 && v.Long == 0) {
+		return nil
+	}
+	sets := slices.Clone(v.Skills)
+	for _, q := range v.Qualifications {
+		sets = append(sets, hotline.QualificationSkill(q.Kind))
+	}
+	var geos []string
+	for _, set := range sets {
+		geos = append(geos, s.geoKey(set))
+		for _, l := range v.Languages {
+			if l != hotline.CommonLanguage && l != "" {
+				geos = append(geos, s.geoKey(hotline.LanguageSkill(set, l)))
+			}
 		}
 	}
-	return dedupe(zsets), dedupe(geos)
+	return dedupe(geos)
 }
 
 func dedupe(xs []string) []string {

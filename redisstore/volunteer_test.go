@@ -321,3 +321,87 @@ func TestNearbyVolunteersAny(t *testing.T) {
 		}
 	})
 }
+
+// A volunteer who speaks a language other than Mandarin is also indexed
+// under it, per skill and qualification, and leaves it with the language.
+func TestVolunteerLanguageIndex(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.NewVolunteerStore(b.db)
+		MustCreateVolunteer(t, s, NewVolunteer(1)) // Mandarin only
+		en := NewVolunteer(2)
+		en.Languages = []string{"zh", "en"}
+		english := MustCreateVolunteer(t, s, en)
+		enOnly := NewVolunteer(3)
+		enOnly.Languages = []string{"en"}
+		enOnly.Lat = 31.2410
+		englishOnly := MustCreateVolunteer(t, s, enOnly)
+
+		if got := nearbyIDs(t, s, "elderly_visit", 31.24, 121.44, 3000); len(got) != 3 {
+			t.Errorf("the skill's set holds everyone: %v", got)
+		}
+		want := []string{english.ID, englishOnly.ID}
+		if got := nearbyIDs(t, s, hotline.LanguageSkill("elderly_visit", "en"), 31.24, 121.44, 3000); !slices.Equal(got, want) {
+			t.Errorf("English speakers with the skill = %v, want %v", got, want)
+		}
+		if got := nearbyIDs(t, s, hotline.LanguageSkill(hotline.QualificationSkill("lawyer"), "en"), 31.24, 121.44, 3000); !slices.Equal(got, want) {
+			t.Errorf("English-speaking lawyers = %v, want %v", got, want)
+		}
+		if got := nearbyIDs(t, s, hotline.LanguageSkill("elderly_visit", hotline.CommonLanguage), 31.24, 121.44, 3000); len(got) != 0 {
+			t.Errorf("Mandarin is not indexed apart: %v", got)
+		}
+		MustUpdateVolunteer(t, s, english.ID, func(v *hotline.Volunteer) error { v.Languages = []string{"zh"}; return nil })
+		if got := nearbyIDs(t, s, hotline.LanguageSkill("elderly_visit", "en"), 31.24, 121.44, 3000); !slices.Equal(got, []string{englishOnly.ID}) {
+			t.Errorf("after dropping English = %v", got)
+		}
+	})
+}
+
+// A registry stored before the language sets existed gets them from
+// EnsureIndexes, once, for the matchable volunteers only.
+func TestVolunteerEnsureIndexesBackfills(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		s := redisstore.NewVolunteerStore(b.db)
+		ctx := context.Background()
+		var speakers []string
+		for i := range 2500 { // more than one page of the backfill
+			v := NewVolunteer(i)
+			if i%100 == 0 {
+				v.Languages = []string{"zh", "en"}
+				speakers = append(speakers, MustCreateVolunteer(t, s, v).ID)
+				continue
+			}
+			MustCreateVolunteer(t, s, v)
+		}
+		left := NewVolunteer(9999)
+		left.Languages = []string{"en"}
+		left = MustCreateVolunteer(t, s, left)
+		MustUpdateVolunteer(t, s, left.ID, func(v *hotline.Volunteer) error { v.Status = hotline.VolunteerLeft; return nil })
+		// As an earlier version left them: no language sets, no mark.
+		c, set := b.db.Client(), b.db.Prefix()+":{vol}:geo:"+hotline.LanguageSkill("elderly_visit", "en")
+		if err := c.Del(ctx, set, b.db.Prefix()+":{vol}:geo:"+hotline.LanguageSkill(hotline.QualificationSkill("lawyer"), "en")).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got := nearbyIDs(t, s, hotline.LanguageSkill("elderly_visit", "en"), 31.24, 121.44, 3000); len(got) != 0 {
+			t.Fatalf("sets not dropped: %d", len(got))
+		}
+		if err := s.EnsureIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got := nearbyIDs(t, s, hotline.LanguageSkill("elderly_visit", "en"), 31.24, 121.44, 3000)
+		slices.Sort(got)
+		slices.Sort(speakers)
+		if !slices.Equal(got, speakers) {
+			t.Errorf("backfilled %d English speakers, want the %d matchable ones", len(got), len(speakers))
+		}
+		// Done once: a second call finds the mark and writes nothing.
+		if err := c.Del(ctx, set).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EnsureIndexes(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.Exists(ctx, set).Val(); n != 0 {
+			t.Errorf("second EnsureIndexes wrote again")
+		}
+	})
+}

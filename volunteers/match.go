@@ -104,7 +104,10 @@ const (
 //   - within the Service's Radius of the resident (their point, else
 //     their committee's office), by the store's GEO search;
 //   - open tasks below their MaxTasks (else the Service's);
-//   - speaking the resident's language (t.Language, "zh" when empty).
+//   - speaking the resident's language (t.Language, "zh" when empty);
+//     for a language other than hotline.CommonLanguage only its speakers
+//     are searched (hotline.LanguageSkill), so those who do not speak it
+//     are not listed as excluded for it.
 //
 // Ranked by distance (in steps of 100 m), then load, then a valid
 // qualification, then id. Errors: EINVALID (no location), EUNAVAILABLE.
@@ -128,6 +131,12 @@ func (s *Service) MatchDetail(ctx context.Context, t *hotline.Ticket, at time.Ti
 	sets := []string{t.ServiceCode}
 	for _, q := range quals {
 		sets = append(sets, hotline.QualificationSkill(q))
+	}
+	if lang != hotline.CommonLanguage {
+		// Only those who speak it: the store indexes them apart.
+		for i, set := range sets {
+			sets[i] = hotline.LanguageSkill(set, lang)
+		}
 	}
 	full := s.Radius
 	if full <= 0 {

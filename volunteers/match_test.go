@@ -239,6 +239,26 @@ func TestMatchLanguage(t *testing.T) {
 	}
 }
 
+// An English ticket finds the English speakers however many Mandarin
+// speakers live nearer, lawyers without the skill among them.
+func TestMatchLanguageAmongMany(t *testing.T) {
+	s, store, _ := MustService(t)
+	for i := range 300 {
+		vol(t, store, fmt.Sprint("Mandarin ", i), float64(i), nil)
+	}
+	vol(t, store, "English lawyer", 900, func(v *hotline.Volunteer) {
+		v.Skills, v.Languages = []string{"elderly_visit"}, []string{"zh", "en"}
+		v.Qualifications = []hotline.Qualification{{Kind: "lawyer"}}
+	})
+	vol(t, store, "English", 1200, func(v *hotline.Volunteer) { v.Languages = []string{"en"} })
+	tk := legalTicket()
+	tk.Language = "en"
+	r, _ := mustMatch(t, s, tk, fixedNow)
+	if got := names(r.Suggestions); !slices.Equal(got, []string{"English lawyer", "English"}) {
+		t.Errorf("en among 300 Mandarin speakers: %v (excluded %d)", got, len(r.Excluded))
+	}
+}
+
 func TestMatchRanksQualificationAfterLoad(t *testing.T) {
 	s, store, _ := MustService(t)
 	vol(t, store, "skill", 100, nil)

@@ -290,7 +290,11 @@ func (m *Main) Run(ctx context.Context) error {
 	// The volunteer registry and its tasking (offers by SMS through the
 	// phone line's outbox; replies through its SMS webhook).
 	outbox, sessions := redisstore.NewOutbox(st.DB), redisstore.NewPhoneSessions(st.DB)
-	registry := &volunteers.Service{Store: redisstore.NewVolunteerStore(st.DB), Assignments: redisstore.NewAssignmentStore(st.DB),
+	volunteerStore := redisstore.NewVolunteerStore(st.DB)
+	if err := volunteerStore.EnsureIndexes(ctx); err != nil {
+		return fmt.Errorf("bring the volunteer indexes up to date: %w", err)
+	}
+	registry := &volunteers.Service{Store: volunteerStore, Assignments: redisstore.NewAssignmentStore(st.DB),
 		Directory: m.Directory, Logger: m.Logger}
 	tasker := &volunteers.Tasker{Registry: registry, Tickets: tickets, Outbox: outbox, Sessions: sessions}
 	m.Server.Volunteers = server.NewVolunteers(registry, tasker)
