@@ -57,6 +57,10 @@ type Volunteers interface {
 	// TicketAssignments lists a ticket's assignments, newest first (the
 	// handler has checked that the user sees the ticket).
 	TicketAssignments(ctx context.Context, ticketID string) ([]*hotline.Assignment, error)
+	// Withdraw takes an open task back from its volunteer (who is told by
+	// SMS when they had accepted). Errors: EFORBIDDEN, ENOTFOUND,
+	// ECONFLICT (no longer open).
+	Withdraw(ctx context.Context, u *hotline.User, assignmentID string) (*hotline.Assignment, error)
 	// SetHours corrects the hours of a done assignment.
 	SetHours(ctx context.Context, u *hotline.User, assignmentID string, hours float64) (*hotline.Assignment, error)
 	// Record is a volunteer's record page: profile, tasks, hours by category.
@@ -143,6 +147,7 @@ func (s *Server) registerVolunteerRoutes() {
 	s.mux.HandleFunc("GET /api/v1/tickets/{id}/volunteers", s.handleTicketAssignments)
 	s.mux.HandleFunc("POST /api/v1/tickets/{id}/volunteers", s.handleVolunteerAssign)
 	s.mux.HandleFunc("POST /api/v1/assignments/{id}/hours", s.handleAssignmentHours)
+	s.mux.HandleFunc("POST /api/v1/assignments/{id}/withdraw", s.handleAssignmentWithdraw)
 }
 
 // volunteers answers the registry, or writes 503 and nil when the server
@@ -708,6 +713,21 @@ func (s *Server) handleAssignmentHours(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, err := vs.SetHours(r.Context(), u, r.PathValue("id"), *h)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Assignment *hotline.Assignment `json:"assignment"`
+	}{a})
+}
+
+func (s *Server) handleAssignmentWithdraw(w http.ResponseWriter, r *http.Request) {
+	u, vs := s.staffForVolunteers(w, r)
+	if u == nil {
+		return
+	}
+	a, err := vs.Withdraw(r.Context(), u, r.PathValue("id"))
 	if err != nil {
 		Error(w, r, err)
 		return

@@ -265,6 +265,22 @@ func (f *fakeVolunteers) SetHours(_ context.Context, u *hotline.User, id string,
 	return nil, hotline.Errorf(hotline.ENOTFOUND, "no such assignment")
 }
 
+func (f *fakeVolunteers) Withdraw(_ context.Context, u *hotline.User, id string) (*hotline.Assignment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.assignments {
+		if a.ID == id {
+			if !a.Status.Open() {
+				return nil, hotline.Errorf(hotline.ECONFLICT, "assignment %s is already %s", a.ID, a.Status)
+			}
+			a.Status = hotline.AssignmentWithdrawn
+			c := *a
+			return &c, nil
+		}
+	}
+	return nil, hotline.Errorf(hotline.ENOTFOUND, "no such assignment")
+}
+
 func (f *fakeVolunteers) Hours(_ context.Context, u *hotline.User, from, to time.Time, by string) ([]volunteers.HoursRow, error) {
 	if u.Role == hotline.RoleVolunteer {
 		return nil, hotline.Errorf(hotline.EFORBIDDEN, "volunteers have no access to the reports")
@@ -425,6 +441,12 @@ func TestVolunteerAPI(t *testing.T) {
 			Session: f.C01, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"hours":`}},
 		{Name: "hours: missing", Method: "POST", URL: "/api/v1/assignments/a1/hours", Body: `{}`,
 			Session: f.C01, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"hours":`}},
+		{Name: "withdraw: without the CSRF token", Method: "POST", URL: "/api/v1/assignments/a1/withdraw",
+			Session: f.C01, ExpectedStatus: 403},
+		{Name: "withdraw", Method: "POST", URL: "/api/v1/assignments/a1/withdraw",
+			Session: f.C01, WithCSRF: true, ExpectedStatus: 200, ExpectedContent: []string{`"status":"withdrawn"`}},
+		{Name: "withdraw: no longer open", Method: "POST", URL: "/api/v1/assignments/a1/withdraw",
+			Session: f.C01, WithCSRF: true, ExpectedStatus: 409, ExpectedContent: []string{"already withdrawn"}},
 
 		// Reports.
 		{Name: "hours report: the current year by default", URL: "/api/v1/volunteers/hours", Session: f.Social, ExpectedStatus: 200,

@@ -17,7 +17,7 @@ let vs = fresh("");
 let seq = 0;
 
 function fresh(id) {
-  return { ticket: id, suggestions: null, assignments: null, error: "", assignError: "", status: "", busy: false, picked: new Set() };
+  return { ticket: id, suggestions: null, assignments: null, error: "", assignError: "", status: "", busy: false, picked: new Set(), confirming: "" };
 }
 
 // setupVolunteers gives the module the session's CSRF token (it may be
@@ -124,6 +124,7 @@ function draw() {
             el("span", { class: "vol-as-status", text: t("vol.as." + a.status) }),
             a.offered_at ? " · " + formatTime(a.offered_at) : "",
             a.hours ? " · " + t("vol.b.hours", { h: a.hours }) : "",
+            OPEN_TASK.has(a.status) && a.id ? withdrawButton(a) : "",
           );
         }),
       ),
@@ -227,5 +228,64 @@ async function assign() {
       h.setAttribute("tabindex", "-1");
       h.focus();
     }
+  }
+}
+
+// withdrawButton takes an open task back in two presses: the first asks
+// "confirm?" in place (a volunteer who accepted is told by SMS, so a
+// slip of the mouse must not do it), the second withdraws.
+function withdrawButton(a) {
+  const name = (a.volunteer && a.volunteer.name) || a.volunteer_id;
+  const asking = vs.confirming === a.id;
+  const b = el("button", {
+    type: "button",
+    class: "btn small vol-withdraw" + (asking ? " danger" : ""),
+    "data-assignment": a.id,
+    "aria-label": asking ? t("vol.b.withdrawAsk", { name }) : t("vol.b.withdrawWho", { name }),
+    text: asking ? t("vol.b.withdrawConfirm") : t("vol.b.withdraw"),
+  });
+  b.addEventListener("click", () => {
+    if (vs.confirming !== a.id) {
+      vs.confirming = a.id;
+      draw();
+      const again = document.querySelector('.vol-withdraw[data-assignment="' + CSS.escape(a.id) + '"]');
+      if (again) again.focus();
+      return;
+    }
+    vs.confirming = "";
+    withdraw(a);
+  });
+  return b;
+}
+
+// withdraw takes an open task back from its volunteer.
+async function withdraw(a) {
+  if (vs.busy) return;
+  const v = a.volunteer || {};
+  const id = vs.ticket;
+  vs.busy = true;
+  vs.assignError = "";
+  try {
+    const r = await request("POST", "/api/v1/assignments/" + encodeURIComponent(a.id) + "/withdraw", {
+      headers: { "X-CSRF-Token": csrf() },
+    });
+    if (vs.ticket !== id) return;
+    if (r.status === 401) {
+      location.assign(withLang("/login"));
+      return;
+    }
+    if (!r.ok) {
+      vs.error = errText(r);
+    } else {
+      vs.error = "";
+      vs.status = t("vol.b.withdrawn", { name: v.name || a.volunteer_id });
+      vs.assignments = vs.assignments.map((x) => (x.id === a.id ? { ...x, status: "withdrawn" } : x));
+      load(id);
+    }
+  } catch (e) {
+    if (e instanceof NetworkError) vs.error = t("board.err.network");
+  } finally {
+    vs.busy = false;
+    draw();
   }
 }

@@ -450,6 +450,11 @@ const STRINGS = {
     "vol.b.assign": "派给选中的志愿者",
     "vol.b.pickOne": "请至少选一位志愿者。",
     "vol.b.done": "已派给 {n} 位志愿者，等待他们回复短信。",
+    "vol.b.withdraw": "撤回",
+    "vol.b.withdrawWho": "撤回派给{name}的任务",
+    "vol.b.withdrawConfirm": "确认撤回？",
+    "vol.b.withdrawAsk": "再按一次确认撤回派给{name}的任务；如已接受，会短信告知对方。",
+    "vol.b.withdrawn": "已撤回派给{name}的任务。",
   },
 
   en: {
@@ -892,6 +897,11 @@ const STRINGS = {
     "vol.b.assign": "Assign the chosen volunteers",
     "vol.b.pickOne": "Choose at least one volunteer.",
     "vol.b.done": "Offered to {n} volunteer(s); waiting for their text replies.",
+    "vol.b.withdraw": "Withdraw",
+    "vol.b.withdrawWho": "Withdraw the task from {name}",
+    "vol.b.withdrawConfirm": "Confirm withdraw?",
+    "vol.b.withdrawAsk": "Press again to withdraw the task from {name}; if they accepted, they will be told by text.",
+    "vol.b.withdrawn": "Task withdrawn from {name}.",
   },
 };
 

@@ -701,24 +701,92 @@ func (tk *Tasker) Handle(ctx context.Context, e hotline.FeedEvent) error {
 		if err != nil {
 			return err
 		}
-		if !wasAccepted {
-			continue
-		}
-		v, err := tk.Registry.Store.FindVolunteer(ctx, a.VolunteerID)
-		if hotline.ErrorCode(err) == hotline.ENOTFOUND {
-			continue
-		} else if err != nil {
-			return err
-		}
-		if v.Phone != "" {
-			m := &hotline.OutboundMessage{Key: "task:" + a.ID + ":withdrawn", To: v.Phone, TicketID: a.TicketID,
-				Kind: KindTask, Body: taskText(volunteerLang(v), txtWithdrawn, a.TicketID)}
-			if _, err := tk.Outbox.Enqueue(ctx, m); err != nil {
+		if wasAccepted {
+			if err := tk.tellWithdrawn(ctx, a); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// tellWithdrawn texts the volunteer who had accepted a that the task is
+// no longer theirs (once per assignment: the outbox key).
+func (tk *Tasker) tellWithdrawn(ctx context.Context, a *hotline.Assignment) error {
+	v, err := tk.Registry.Store.FindVolunteer(ctx, a.VolunteerID)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND || (err == nil && v.Phone == "") {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	m := &hotline.OutboundMessage{Key: "task:" + a.ID + ":withdrawn", To: v.Phone, TicketID: a.TicketID,
+		Kind: KindTask, Body: taskText(volunteerLang(v), txtWithdrawn, a.TicketID)}
+	_, err = tk.Outbox.Enqueue(ctx, m)
+	return err
+}
+
+// Withdraw takes an open task back from its volunteer: an offer not yet
+// answered, or a task accepted (the volunteer is told by SMS). The next
+// match is not offered: staff withdrew it on purpose, and assign again
+// if they want. Who may: as for Assign (a group's lead for their group's
+// members). Errors: EUNAUTHORIZED, ENOTFOUND, EFORBIDDEN, ECONFLICT (the
+// task is no longer open), EUNAVAILABLE.
+func (tk *Tasker) Withdraw(ctx context.Context, u *hotline.User, assignmentID string) (*hotline.Assignment, error) {
+	if u == nil {
+		return nil, taskSignIn()
+	}
+	if u.Role == hotline.RoleVolunteer {
+		return nil, hotline.Errorf(hotline.EFORBIDDEN, "volunteers decline a task by replying 2 to its text")
+	}
+	notFound := hotline.Errorf(hotline.ENOTFOUND, "no such assignment")
+	a, err := tk.Registry.Assignments.FindAssignment(ctx, assignmentID)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		return nil, notFound
+	} else if err != nil {
+		return nil, err
+	}
+	t, err := tk.Tickets.FindTicket(ctx, a.TicketID)
+	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+		return nil, notFound
+	} else if err != nil {
+		return nil, err
+	}
+	n := tk.network()
+	if err := canActOn(u, n, t); err != nil {
+		if hotline.ErrorCode(err) == hotline.ENOTFOUND {
+			return nil, notFound
+		}
+		return nil, err
+	}
+	if group, isLead := leadOf(u, n); isLead {
+		v, err := tk.Registry.Store.FindVolunteer(ctx, a.VolunteerID)
+		if err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND {
+			return nil, err
+		}
+		if v == nil || !slices.Contains(v.Groups, group) {
+			return nil, hotline.Errorf(hotline.EFORBIDDEN, "a group's lead withdraws only the tasks of the group's members")
+		}
+	}
+	if !a.Status.Open() {
+		return nil, hotline.Errorf(hotline.ECONFLICT, "assignment %s is already %s", a.ID, a.Status)
+	}
+	wasAccepted, err := tk.withdraw(ctx, a.ID, nil)
+	if err != nil {
+		return nil, err
+	}
+	if wasAccepted {
+		if err := tk.tellWithdrawn(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	a, err = tk.Registry.Assignments.FindAssignment(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status != hotline.AssignmentWithdrawn {
+		return nil, hotline.Errorf(hotline.ECONFLICT, "assignment %s became %s meanwhile", a.ID, a.Status)
+	}
+	return a, nil
 }
 
 // complete marks an accepted assignment done at resolution time with its

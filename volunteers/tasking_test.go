@@ -512,6 +512,60 @@ func TestTaskAssignPermissions(t *testing.T) {
 	AssertTaskCode(t, err, hotline.ECONFLICT)
 }
 
+// Staff take a task back: an offer quietly, an accepted task with a text
+// to the volunteer; the next match is not offered; a closed task, another
+// committee, a lead outside the group and a volunteer are refused.
+func TestTaskWithdraw(t *testing.T) {
+	e := MustTaskEnv(t)
+	ctx := context.Background()
+	a := e.MustVolunteer(t, "李明", 100, nil)
+	b := e.MustVolunteer(t, "张华", 300, func(v *hotline.Volunteer) { v.Groups = nil })
+	e.MustVolunteer(t, "赵强", 600, nil)
+	tk := e.MustTicket(t)
+	as, err := e.Tasker.Assign(ctx, c01Staff, tk.ID, []string{a.ID, b.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offerA, offerB := as[0], as[1]
+	e.MustSMS(t, a.Phone, "1")
+
+	_, err = e.Tasker.Withdraw(ctx, nil, offerA.ID)
+	AssertTaskCode(t, err, hotline.EUNAUTHORIZED)
+	_, err = e.Tasker.Withdraw(ctx, c02Staff, offerA.ID)
+	AssertTaskCode(t, err, hotline.ENOTFOUND)
+	_, err = e.Tasker.Withdraw(ctx, volunteerUser(a), offerA.ID)
+	AssertTaskCode(t, err, hotline.EFORBIDDEN)
+	_, err = e.Tasker.Withdraw(ctx, mealsLead, offerB.ID)
+	AssertTaskCode(t, err, hotline.EFORBIDDEN)
+	_, err = e.Tasker.Withdraw(ctx, c01Staff, "A99999")
+	AssertTaskCode(t, err, hotline.ENOTFOUND)
+
+	before := len(e.Texts(t, b.Phone))
+	got, err := e.Tasker.Withdraw(ctx, c01Staff, offerB.ID)
+	if err != nil || got.Status != hotline.AssignmentWithdrawn {
+		t.Fatalf("withdraw the offer: %+v, %v", got, err)
+	}
+	if n := len(e.Texts(t, b.Phone)); n != before {
+		t.Errorf("an unanswered offer withdrawn texted the volunteer")
+	}
+	got, err = e.Tasker.Withdraw(ctx, mealsLead, offerA.ID)
+	if err != nil || got.Status != hotline.AssignmentWithdrawn {
+		t.Fatalf("lead withdraws a member's accepted task: %+v, %v", got, err)
+	}
+	texts := e.Texts(t, a.Phone)
+	if last := texts[len(texts)-1]; !strings.Contains(last, tk.ID) {
+		t.Errorf("the volunteer who had accepted was not told: %q", texts)
+	}
+	if see, _, _ := e.Tasker.CanSeeTicketAsVolunteer(ctx, volunteerUser(a), tk.ID); see {
+		t.Errorf("a withdrawn volunteer still sees the ticket")
+	}
+	if all := e.MustTicketAssignments(t, tk.ID); len(all) != 2 {
+		t.Errorf("withdrawing offered the task to someone else: %d assignments", len(all))
+	}
+	_, err = e.Tasker.Withdraw(ctx, c01Staff, offerA.ID)
+	AssertTaskCode(t, err, hotline.ECONFLICT)
+}
+
 // The answer comes through the phone line's SMS webhook, as Twilio posts
 // it: the reply is TwiML, a retry of the same MessageSid gets the same
 // bytes and changes nothing, and the contact text is sent once.

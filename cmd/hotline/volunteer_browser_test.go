@@ -178,5 +178,15 @@ func TestBrowserVolunteerApprovedAndAssignedFromTheBoard(t *testing.T) {
 	c07.do(t, "committee: the assignment is announced to screen readers",
 		chromedp.Poll[chromedp.Void](`((document.getElementById("vol-status") || {}).textContent || "").includes("已派给 1 位志愿者")`),
 	)
+	// Withdrawing takes two presses: the first only asks.
+	withdraw := `#vol-assignments li[data-volunteer="` + id + `"] .vol-withdraw`
+	c07.do(t, "committee: withdraw the offer, confirming in place",
+		chromedp.Click(chromedp.CSS(withdraw)),
+		chromedp.Poll[chromedp.Void](`(document.querySelector('`+withdraw+`') || {}).textContent === "确认撤回？"`),
+		chromedp.Click(chromedp.CSS(withdraw)),
+		chromedp.Poll[chromedp.Void](`(() => { const li = document.querySelector('#vol-assignments li[data-volunteer="`+id+`"]');
+			return !!li && li.dataset.status === "withdrawn" && !li.querySelector(".vol-withdraw"); })()`),
+		chromedp.Poll[chromedp.Void](`((document.getElementById("vol-status") || {}).textContent || "").includes("已撤回")`),
+	)
 	c07.checkPage(t)
 }
