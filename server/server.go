@@ -82,6 +82,8 @@ type Server struct {
 	// Volunteers is the volunteer registry (volunteer.go); nil answers
 	// 503 on its routes, and volunteers then see no tickets.
 	Volunteers Volunteers
+	// Projects is the needs projects (project.go); nil answers 503 there.
+	Projects Projects
 
 	// Feed is what GET /ws follows for live boards; nil answers 503 there.
 	Feed hotline.Feed
@@ -155,6 +157,7 @@ func (s *Server) init() {
 		s.registerWSRoutes()
 		s.registerDispatchRoutes()
 		s.registerVolunteerRoutes()
+		s.registerProjectRoutes()
 		if s.Open311 != nil {
 			s.mux.Handle("/open311/v2/", s.Open311)
 		}
