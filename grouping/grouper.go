@@ -1,0 +1,317 @@
+package grouping
+
+import (
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"github.com/caojiadu/hotline"
+)
+
+// Options tune the grouping. Zero fields take the defaults of WithDefaults.
+type Options struct {
+	// Similarity is the least cosine similarity of a ticket to a group's
+	// centroid for the ticket to join it (default 0.30: on the generated
+	// histories of the tests, different needs stay apart down to 0.15 and
+	// paraphrases of one need start to split above 0.35; 0.30 keeps a
+	// margin on both sides).
+	Similarity float64
+	// NeighbourMetres: committees whose offices are within this distance
+	// are neighbours (default 1500, about the width of the demo street).
+	NeighbourMetres float64
+	// A group is recurring when it spans at least MinMonths distinct
+	// months or MinResidents distinct residents, and holds at least
+	// MinTickets tickets (defaults 3, 5, 3).
+	MinMonths    int
+	MinResidents int
+	MinTickets   int
+	// CostPerPersonTime is in yuan (default 16.5: the case study's 15.25 M
+	// yuan for 926,000 person-times).
+	CostPerPersonTime float64
+	// Examples is how many anonymised descriptions a draft shows (default 3).
+	Examples int
+}
+
+// Defaults.
+const (
+	DefaultSimilarity        = 0.30
+	DefaultNeighbourMetres   = 1500
+	DefaultMinMonths         = 3
+	DefaultMinResidents      = 5
+	DefaultMinTickets        = 3
+	DefaultCostPerPersonTime = 16.5
+	DefaultExamples          = 3
+)
+
+// WithDefaults returns o with every zero field set to its default.
+func (o Options) WithDefaults() Options {
+	if o.Similarity <= 0 {
+		o.Similarity = DefaultSimilarity
+	}
+	if o.NeighbourMetres <= 0 {
+		o.NeighbourMetres = DefaultNeighbourMetres
+	}
+	if o.MinMonths <= 0 {
+		o.MinMonths = DefaultMinMonths
+	}
+	if o.MinResidents <= 0 {
+		o.MinResidents = DefaultMinResidents
+	}
+	if o.MinTickets <= 0 {
+		o.MinTickets = DefaultMinTickets
+	}
+	if o.CostPerPersonTime <= 0 {
+		o.CostPerPersonTime = DefaultCostPerPersonTime
+	}
+	if o.Examples <= 0 {
+		o.Examples = DefaultExamples
+	}
+	return o
+}
+
+// callbackCode is the category of a missed call: it says nothing about a
+// need, so it is never grouped.
+const callbackCode = "callback"
+
+// maxTokens bounds the words kept of one description (a record stores
+// their count in a byte); a longer text is still compared on its first 255
+// distinct words.
+const maxTokens = 255
+
+// record is what Add keeps of a NeedRecord: 32 bytes plus its words (4
+// bytes each) and ticket id in shared arenas, no pointers, so a million
+// records cost about 100 MB and nothing for the garbage collector to scan.
+type record struct {
+	created  int64  // CreatedAt, Unix nanoseconds
+	resident uint64 // FNV-64a of ResidentKey, 0 when unknown
+	tokOff   uint32 // words are toks[tokOff : tokOff+tokLen], ids sorted
+	idOff    uint32 // ticket id is ids[idOff : idOff+idLen]
+	cat      uint16 // index into cats
+	comm     uint16 // index into comms; 0 is "no committee"
+	tokLen   uint8
+	idLen    uint8
+	flags    uint8
+	sat      uint8 // Satisfaction 1..5, 0 when not rated
+}
+
+const (
+	flagEscalated  = 1 << iota // moved up a tier, overdue, or at the district
+	flagUnresolved             // not resolved or closed
+)
+
+// Grouper groups records streamed with Add. It is not safe for concurrent
+// use.
+//
+// Similarity weights words by how rare they are in the whole window, which
+// is only known once every record is in, so grouping takes two passes: Add
+// keeps a compact copy of each record (its words as interned ids), and
+// Result clusters them.
+type Grouper struct {
+	dir  hotline.Directory
+	opts Options
+	tok  tokenizer
+
+	words map[string]uint32 // interned words
+	vocab []string          // word id → word
+	cats  map[string]uint16
+	catN  []string // category index → code
+	comms map[string]uint16
+	comN  []string // committee index → id; comN[0] is ""
+
+	recs []record
+	toks []uint32
+	ids  []byte
+
+	ex      examples
+	scratch []string
+	ids32   []uint32
+}
+
+// New returns a grouper reading the network and catalogue of dir.
+func New(dir hotline.Directory, opts Options) *Grouper {
+	g := &Grouper{
+		dir:   dir,
+		opts:  opts.WithDefaults(),
+		words: map[string]uint32{},
+		cats:  map[string]uint16{},
+		comms: map[string]uint16{"": 0},
+		comN:  []string{""},
+	}
+	g.ex.init(g.opts.Examples)
+	return g
+}
+
+// Add keeps what grouping needs of r. A duplicate merged into another
+// ticket (MergedInto set) and a missed call (category callback) are not
+// kept: the incident counts once, as the ticket it was merged into, and a
+// missed call says nothing about a need.
+func (g *Grouper) Add(r hotline.NeedRecord) {
+	if r.MergedInto != "" || r.ServiceCode == callbackCode {
+		return
+	}
+	rec := record{created: r.CreatedAt.UnixNano()}
+
+	cat, ok := g.cats[r.ServiceCode]
+	if !ok {
+		cat = uint16(len(g.catN))
+		g.cats[r.ServiceCode] = cat
+		g.catN = append(g.catN, r.ServiceCode)
+	}
+	rec.cat = cat
+
+	committee := r.Committee
+	if committee == "" && (r.Lat != 0 || r.Long != 0) && g.dir != nil {
+		if u, ok := g.dir.Network().CommitteeAt(r.Lat, r.Long); ok {
+			committee = u.ID
+		}
+	}
+	comm, ok := g.comms[committee]
+	if !ok {
+		comm = uint16(len(g.comN))
+		g.comms[committee] = comm
+		g.comN = append(g.comN, committee)
+	}
+	rec.comm = comm
+
+	if r.ResidentKey != "" {
+		rec.resident = hash64(r.ResidentKey)
+		if rec.resident == 0 {
+			rec.resident = 1
+		}
+	}
+	if r.Escalations > 0 || r.Overdue || r.Tier == hotline.TierDistrict {
+		rec.flags |= flagEscalated
+	}
+	if r.Status != hotline.StatusResolved && r.Status != hotline.StatusClosed {
+		rec.flags |= flagUnresolved
+	}
+	if r.Satisfaction >= 1 && r.Satisfaction <= 5 {
+		rec.sat = uint8(r.Satisfaction)
+	}
+
+	id := r.TicketID
+	if len(id) > 255 {
+		id = id[:255]
+	}
+	rec.idOff, rec.idLen = uint32(len(g.ids)), uint8(len(id))
+	g.ids = append(g.ids, id...)
+
+	g.scratch = g.tok.tokens(r.Description, g.scratch[:0])
+	g.ids32 = g.ids32[:0]
+	for _, w := range g.scratch {
+		wid, ok := g.words[w]
+		if !ok {
+			wid = uint32(len(g.vocab))
+			g.words[w] = wid
+			g.vocab = append(g.vocab, w)
+		}
+		g.ids32 = append(g.ids32, wid)
+		if len(g.ids32) == maxTokens {
+			break
+		}
+	}
+	slices.Sort(g.ids32)
+	rec.tokOff, rec.tokLen = uint32(len(g.toks)), uint8(len(g.ids32))
+	g.toks = append(g.toks, g.ids32...)
+
+	idx := int32(len(g.recs))
+	g.recs = append(g.recs, rec)
+	g.ex.offer(idx, cat, g.ids32, hash64(r.TicketID), r.Description)
+}
+
+func (g *Grouper) ticketID(r *record) string {
+	return string(g.ids[r.idOff : r.idOff+uint32(r.idLen)])
+}
+
+func hash64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// examples keeps a few descriptions for the drafts' examples without
+// keeping every description. Groups are only known in Result, so Add keeps,
+// for every (category, word), the descriptions of the k records with the
+// smallest hash of their ticket id (a bottom-k sample: the same records
+// whatever order they arrive in). A group's distinctive words are rare
+// outside it, so their samples are mostly its own tickets; Result picks
+// the examples among the group's sampled members. Memory is bounded by k ×
+// the distinct (category, word) pairs, not by the number of records.
+type examples struct {
+	k       int
+	buckets map[uint64]int32 // category<<32 | word → bucket index
+	slots   []slot           // bucket b is slots[b*k : b*k+k], smallest hash first
+	descs   map[int32]*kept  // record index → description
+}
+
+type slot struct {
+	hash uint64
+	rec  int32 // -1 when empty
+}
+
+type kept struct {
+	text string
+	refs int32
+}
+
+func (e *examples) init(k int) {
+	e.k = k
+	e.buckets = map[uint64]int32{}
+	e.descs = map[int32]*kept{}
+}
+
+func (e *examples) offer(rec int32, cat uint16, words []uint32, h uint64, text string) {
+	if text == "" {
+		return
+	}
+	for _, w := range words {
+		key := uint64(cat)<<32 | uint64(w)
+		b, ok := e.buckets[key]
+		if !ok {
+			b = int32(len(e.slots) / e.k)
+			e.buckets[key] = b
+			for range e.k {
+				e.slots = append(e.slots, slot{rec: -1})
+			}
+		}
+		s := e.slots[int(b)*e.k : int(b+1)*e.k]
+		last := &s[e.k-1]
+		if last.rec >= 0 && last.hash <= h {
+			continue
+		}
+		if last.rec >= 0 {
+			e.release(last.rec)
+		}
+		// Insert (h, rec) in hash order, dropping the largest.
+		i := e.k - 1
+		for i > 0 && (s[i-1].rec < 0 || s[i-1].hash > h) {
+			s[i] = s[i-1]
+			i--
+		}
+		s[i] = slot{hash: h, rec: rec}
+		if d := e.descs[rec]; d != nil {
+			d.refs++
+		} else {
+			e.descs[rec] = &kept{text: text, refs: 1}
+		}
+	}
+}
+
+func (e *examples) release(rec int32) {
+	if d := e.descs[rec]; d != nil {
+		if d.refs--; d.refs <= 0 {
+			delete(e.descs, rec)
+		}
+	}
+}
+
+// shanghai is China Standard Time. A fixed zone rather than the tz
+// database: China has kept UTC+8 without daylight saving since 1991, and a
+// binary copied to a bare machine may have no zoneinfo.
+var shanghai = time.FixedZone("CST", 8*3600)
+
+// monthNumber counts months since year 0 in Shanghai time.
+func monthNumber(t time.Time) int {
+	t = t.In(shanghai)
+	return t.Year()*12 + int(t.Month()) - 1
+}
