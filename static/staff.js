@@ -272,8 +272,10 @@ function renderMe() {
     name: u.name || u.username,
     role: t("role." + u.role),
   });
-  // The volunteers' review is the social workers' (and admins').
+  // The volunteers' review and the needs projects are the social workers'
+  // (and admins').
   $("volunteers-link").hidden = u.role !== "social_worker" && u.role !== "admin";
+  $("projects-link").hidden = u.role !== "social_worker" && u.role !== "admin";
 }
 
 async function logout() {

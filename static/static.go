@@ -4,7 +4,8 @@
 // Every file sits at the root of FS and pages refer to each other and to
 // their assets by absolute path (/app.css, /form.js, …). The server maps
 // / to index.html, /status to status.html, /login to login.html, /staff to
-// staff.html, /board to board.html, and serves every other file of FS at /{name}.
+// staff.html, /board to board.html, /projects to projects.html, /projects/{id}
+// to project.html, and serves every other file of FS at /{name}.
 //
 // The pages are plain HTML, CSS and ES2020 modules with no build step and
 // nothing loaded from elsewhere, written to pass the server's strict
