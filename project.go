@@ -216,13 +216,16 @@ type GroupingRun struct {
 	From     time.Time `json:"from"` // the window read
 	To       time.Time `json:"to"`
 	// Tickets read, groups found, recurring groups (drafts written), and
-	// drafts new, continued and retired.
+	// drafts new, continued and retired; Kept counts the projects people
+	// own (proposals, purchased, rejected, merged) that a recurring group
+	// matched, so the run wrote no draft for it.
 	Tickets   int    `json:"tickets"`
 	Groups    int    `json:"groups"`
 	Recurring int    `json:"recurring"`
 	New       int    `json:"new"`
 	Continued int    `json:"continued"`
 	Retired   int    `json:"retired"`
+	Kept      int    `json:"kept"`
 	Trigger   string `json:"trigger"` // "cron" or "manual"
 }
 
