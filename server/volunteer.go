@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"slices"
@@ -40,6 +41,14 @@ type Volunteers interface {
 	Suspend(ctx context.Context, u *hotline.User, id, reason string) (*hotline.Volunteer, error)
 	Activate(ctx context.Context, u *hotline.User, id string) (*hotline.Volunteer, error)
 	MarkLeft(ctx context.Context, u *hotline.User, id string) (*hotline.Volunteer, error)
+	// UpdateProfile replaces a volunteer's profile with p (every field:
+	// one left empty is cleared), checked as the registration form is,
+	// and answers the volunteer after the change. A version other than 0
+	// must still be the stored one, so that a second editor's change is
+	// not overwritten unseen. Errors: EFORBIDDEN (social workers and
+	// admins only), EINVALID with fields, ENOTFOUND, ECONFLICT (the phone
+	// is another volunteer's, or the version moved on).
+	UpdateProfile(ctx context.Context, u *hotline.User, id string, version int64, p volunteers.Profile) (*hotline.Volunteer, error)
 
 	// Import reads a CSV of volunteers and reports every row refused;
 	// Export writes the registry (what u may see, filtered) as CSV.
@@ -124,6 +133,36 @@ func (vs *volunteerService) VolunteerTickets(ctx context.Context, u *hotline.Use
 	return ids, nil
 }
 
+// UpdateProfile is volunteers.Service.UpdateProfile, with the version
+// checked inside the store's change, where it is checked against the very
+// copy the store then writes (UpdateVolunteer retries on a concurrent
+// write, so a check before the call would race): the registry runs on a
+// copy of itself whose store wraps the change.
+func (vs *volunteerService) UpdateProfile(ctx context.Context, u *hotline.User, id string, version int64, p volunteers.Profile) (*hotline.Volunteer, error) {
+	if version == 0 {
+		return vs.Service.UpdateProfile(ctx, u, id, p)
+	}
+	reg := *vs.Service // its fields are dependencies, set once: a copy shares them
+	reg.Store = versionedVolunteers{reg.Store, version}
+	return reg.UpdateProfile(ctx, u, id, p)
+}
+
+// versionedVolunteers is a volunteer store whose updates apply only while
+// the stored version is still version.
+type versionedVolunteers struct {
+	hotline.VolunteerStore
+	version int64
+}
+
+func (s versionedVolunteers) UpdateVolunteer(ctx context.Context, id string, change hotline.VolunteerChange) (*hotline.Volunteer, error) {
+	return s.VolunteerStore.UpdateVolunteer(ctx, id, func(v *hotline.Volunteer) error {
+		if v.Version != s.version {
+			return hotline.Errorf(hotline.ECONFLICT, "volunteer %s was changed by someone else meanwhile; reload and try again", v.ID)
+		}
+		return change(v)
+	})
+}
+
 func (s *Server) registerVolunteerRoutes() {
 	s.mux.Handle("GET /volunteer", s.handlePage("volunteer.html"))
 	s.mux.Handle("GET /volunteers", s.handlePage("volunteers.html"))
@@ -140,6 +179,7 @@ func (s *Server) registerVolunteerRoutes() {
 	s.mux.HandleFunc("GET /api/v1/volunteers/hours", s.handleVolunteerHours)
 	s.mux.HandleFunc("GET /api/v1/volunteers/hours.csv", s.handleVolunteerHoursCSV)
 	s.mux.HandleFunc("GET /api/v1/volunteers/{id}", s.handleVolunteerRecord)
+	s.mux.HandleFunc("PUT /api/v1/volunteers/{id}", s.handleVolunteerUpdate)
 	for name, a := range volunteerActions {
 		s.mux.HandleFunc("POST /api/v1/volunteers/{id}/"+name, s.handleVolunteerAction(a))
 	}
@@ -196,20 +236,7 @@ func (s *Server) handleVolunteerRegister(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	fe := hotline.FieldErrors{}
-	f := volunteers.RegistrationForm{
-		Name:         stringField(m, "name", fe),
-		Phone:        stringField(m, "phone", fe),
-		Committee:    stringField(m, "committee", fe),
-		Address:      stringField(m, "address", fe),
-		Skills:       stringsField(m, "skills", fe),
-		Languages:    stringsField(m, "languages", fe),
-		Availability: stringField(m, "availability", fe),
-	}
-	if raw, ok := m["qualifications"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &f.Qualifications); err != nil {
-			fe.Add("qualifications", `must be a list like [{"kind":"nurse","expires":"2027-06-30"}]`)
-		}
-	}
+	f := volunteerForm(m, fe)
 	// The registry keeps personal data: a registration says the person
 	// agrees to it, as the form's check box asks.
 	consent := boolField(m, "consent", fe)
@@ -229,6 +256,95 @@ func (s *Server) handleVolunteerRegister(w http.ResponseWriter, r *http.Request)
 		ID     string                  `json:"id"`
 		Status hotline.VolunteerStatus `json:"status"`
 	}{v.ID, v.Status})
+}
+
+// volunteerForm reads the members of the registration form, which the
+// profile edit shares. Groups are not among them: a registration may not
+// put itself in a group (whose lead would see the phone).
+func volunteerForm(m map[string]json.RawMessage, fe hotline.FieldErrors) volunteers.RegistrationForm {
+	f := volunteers.RegistrationForm{
+		Name:         stringField(m, "name", fe),
+		Phone:        stringField(m, "phone", fe),
+		Committee:    stringField(m, "committee", fe),
+		Address:      stringField(m, "address", fe),
+		Skills:       stringsField(m, "skills", fe),
+		Languages:    stringsField(m, "languages", fe),
+		Availability: stringField(m, "availability", fe),
+	}
+	if raw, ok := m["qualifications"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &f.Qualifications); err != nil {
+			fe.Add("qualifications", `must be a list like [{"kind":"nurse","expires":"2027-06-30"}]`)
+		}
+	}
+	return f
+}
+
+// wholeField reads a whole number, given as a JSON number or a numeric
+// string (what a number input's value is); a missing member, null or an
+// empty string is 0.
+func wholeField(m map[string]json.RawMessage, name string, fe hotline.FieldErrors) int64 {
+	raw, ok := m[name]
+	if !ok || isNull(raw) {
+		return 0
+	}
+	var text string
+	if err := json.Unmarshal(raw, &text); err == nil {
+		if text = strings.TrimSpace(text); text == "" {
+			return 0
+		}
+	} else {
+		text = string(bytes.TrimSpace(raw))
+	}
+	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil {
+		fe.Add(name, "must be a whole number")
+		return 0
+	}
+	return n
+}
+
+// handleVolunteerUpdate replaces a volunteer's profile: the registration
+// form's fields and the social worker's own (classification, max_tasks,
+// notes) and groups. Every field is replaced, so a page sends back what it
+// does not edit. An optional version must be the stored one (409 if not).
+func (s *Server) handleVolunteerUpdate(w http.ResponseWriter, r *http.Request) {
+	u, vs := s.staffForVolunteers(w, r)
+	if u == nil {
+		return
+	}
+	m, err := readJSONObject(r)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	fe := hotline.FieldErrors{}
+	p := volunteers.Profile{
+		RegistrationForm: volunteerForm(m, fe),
+		Classification:   stringField(m, "classification", fe),
+		Notes:            stringField(m, "notes", fe),
+	}
+	p.Groups = stringsField(m, "groups", fe)
+	if n := wholeField(m, "max_tasks", fe); n < 0 {
+		fe.Add("max_tasks", "must be 0 (the registry's default) or more")
+	} else {
+		p.MaxTasks = int(min(n, math.MaxInt32)) // the registry bounds it
+	}
+	version := wholeField(m, "version", fe)
+	if version < 0 {
+		fe.Add("version", "must be the version the volunteer was read at, like 3")
+	}
+	if err := fe.Err(); err != nil {
+		Error(w, r, err)
+		return
+	}
+	v, err := vs.UpdateProfile(r.Context(), u, r.PathValue("id"), version, p)
+	if err != nil {
+		Error(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Volunteer *hotline.Volunteer `json:"volunteer"`
+	}{volunteers.View(u, v)})
 }
 
 // handleVolunteerTerms answers the registry's fixed lists with their

@@ -171,6 +171,49 @@ func (f *fakeVolunteers) MarkLeft(_ context.Context, u *hotline.User, id string)
 	})
 }
 
+func (f *fakeVolunteers) UpdateProfile(_ context.Context, u *hotline.User, id string, version int64, p volunteers.Profile) (*hotline.Volunteer, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !reviewer(u) {
+		return nil, hotline.Errorf(hotline.EFORBIDDEN, "only social workers edit volunteers")
+	}
+	v, ok := f.vols[id]
+	if !ok {
+		return nil, hotline.Errorf(hotline.ENOTFOUND, "no such volunteer")
+	}
+	if version != 0 && version != v.Version {
+		return nil, hotline.Errorf(hotline.ECONFLICT, "volunteer %s was changed by someone else meanwhile; reload and try again", id)
+	}
+	fe := hotline.FieldErrors{}
+	if p.Name == "" {
+		fe.Add("name", "a name is required")
+	}
+	if len(p.Phone) != 11 {
+		fe.Add("phone", "not a valid mobile number")
+	}
+	if p.MaxTasks > 100 {
+		fe.Add("max_tasks", "at most 100")
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	for _, o := range f.vols {
+		if o.ID != id && o.Phone == "+86"+p.Phone {
+			return nil, hotline.Errorf(hotline.ECONFLICT, "the phone is already registered (volunteer %s)", o.ID)
+		}
+	}
+	v.Name, v.Phone, v.Committee, v.Address = p.Name, "+86"+p.Phone, p.Committee, p.Address
+	v.Skills, v.Languages, v.Availability, v.Groups = p.Skills, p.Languages, p.Availability, p.Groups
+	v.Qualifications = nil
+	for _, q := range p.Qualifications {
+		v.Qualifications = append(v.Qualifications, hotline.Qualification{Kind: q.Kind})
+	}
+	v.Classification, v.MaxTasks, v.Notes = p.Classification, p.MaxTasks, p.Notes
+	v.Version++
+	c := *v
+	return &c, nil
+}
+
 func (f *fakeVolunteers) Import(_ context.Context, u *hotline.User, r io.Reader) (volunteers.ImportReport, error) {
 	if !reviewer(u) {
 		return volunteers.ImportReport{}, hotline.Errorf(hotline.EFORBIDDEN, "only social workers import")
@@ -617,6 +660,63 @@ func TestVolunteerTicketPrivacy(t *testing.T) {
 	})
 }
 
+// profileBody is a whole profile for PUT /api/v1/volunteers/{id}, with
+// the phone and the version given.
+func profileBody(phone, version string) string {
+	return `{"name":"李明","phone":"` + phone + `","committee":"c01","address":"长寿路178号",` +
+		`"skills":["elderly_visit"],"languages":["zh","en"],"availability":"sat 09:00-12:00",` +
+		`"qualifications":[{"kind":"nurse","expires":"2027-06-30"}],"classification":"skilled",` +
+		`"max_tasks":3,"notes":"会开车","version":` + version + `}`
+}
+
+// A social worker edits a volunteer's profile; the handler reads the
+// fields (the registration form's and the social worker's own) and leaves
+// every decision to the registry.
+func TestVolunteerProfileEdit(t *testing.T) {
+	f := mustVolunteerFixture(t)
+	ctx := context.Background()
+	for _, phone := range []string{"13800001111", "13800002222"} {
+		if _, err := f.Vols.Register(ctx, volunteers.RegistrationForm{Name: "某", Phone: phone, Committee: "c01"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const v1 = "/api/v1/volunteers/v1"
+
+	Run(t, f.TestServer, []Scenario{
+		{Name: "anonymous", Method: "PUT", URL: v1, Body: profileBody("13800003333", "1"), ExpectedStatus: 401},
+		{Name: "without the CSRF token", Method: "PUT", URL: v1, Body: profileBody("13800003333", "1"),
+			Session: f.Social, ExpectedStatus: 403, ExpectedContent: []string{"CSRF"}},
+		{Name: "a volunteer may not", Method: "PUT", URL: v1, Body: profileBody("13800003333", "1"),
+			Session: f.Volunteer, WithCSRF: true, ExpectedStatus: 403},
+		{Name: "committee staff may not (the registry says)", Method: "PUT", URL: v1, Body: profileBody("13800003333", "1"),
+			Session: f.C01, WithCSRF: true, ExpectedStatus: 403, ExpectedContent: []string{`"code":"forbidden"`}},
+		{Name: "unknown volunteer", Method: "PUT", URL: "/api/v1/volunteers/v9", Body: profileBody("13800003333", "1"),
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 404},
+		{Name: "wrong types, every field named", Method: "PUT", URL: v1,
+			Body:    `{"name":3,"skills":3,"qualifications":"nurse","max_tasks":1.5,"notes":[],"version":"three"}`,
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 400,
+			ExpectedContent: []string{`"name":"must be a string"`, `"skills":"must be a list of strings"`, `"qualifications":`,
+				`"max_tasks":"must be a whole number"`, `"notes":"must be a string"`, `"version":"must be a whole number"`}},
+		{Name: "negative max_tasks", Method: "PUT", URL: v1, Body: `{"name":"李明","phone":"13800003333","max_tasks":-1}`,
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"max_tasks":`}},
+		{Name: "bad fields (the registry's checks)", Method: "PUT", URL: v1, Body: `{"name":"","phone":"12"}`,
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"name":`, `"phone":`}},
+		{Name: "another volunteer's phone", Method: "PUT", URL: v1, Body: profileBody("13800002222", "1"),
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 409, ExpectedContent: []string{`"code":"conflict"`, "already registered"}},
+		{Name: "social worker", Method: "PUT", URL: v1, Body: profileBody("13800003333", "1"),
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 200,
+			ExpectedContent: []string{`"volunteer":{"id":"v1"`, `"phone":"+8613800003333"`, `"availability":"sat 09:00-12:00"`,
+				`"languages":["zh","en"]`, `"classification":"skilled"`, `"max_tasks":3`, `"notes":"会开车"`, `"version":2`}},
+		{Name: "a second editor's stale version", Method: "PUT", URL: v1, Body: profileBody("13800004444", "1"),
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 409, ExpectedContent: []string{"changed by someone else meanwhile"}},
+		{Name: "without a version, and max_tasks as a form's string", Method: "PUT", URL: v1,
+			Body:    `{"name":"李明","phone":"13800003333","languages":["zh"],"max_tasks":"2","version":null}`,
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 200, ExpectedContent: []string{`"max_tasks":2`, `"version":3`}},
+		{Name: "the record shows the edit", URL: v1, Session: f.Social, ExpectedStatus: 200,
+			ExpectedContent: []string{`"phone":"+8613800003333"`, `"version":3`}},
+	})
+}
+
 // Without a registry the routes answer 503, and volunteers see no tickets.
 func TestVolunteerAPI_NoRegistry(t *testing.T) {
 	f := mustTicketFixture(t)
@@ -702,6 +802,93 @@ func TestVolunteerAPI_Registry(t *testing.T) {
 			ExpectedContent: []string{"volunteer_id"}},
 		{Name: "export", URL: "/api/v1/volunteers/export.csv", Session: social, ExpectedStatus: 200,
 			ExpectedContent: []string{"13800001111"}},
+	})
+}
+
+// The profile edit on the real registry: the version is checked inside
+// the store's change, so of several editors who read the same version
+// exactly one saves.
+func TestVolunteerProfileEdit_Registry(t *testing.T) {
+	ts := MustOpenServer(t, withVolunteers(t))
+	ts.MustCreateUser(t, "social", "social-pw-1", hotline.RoleSocialWorker, "center")
+	ts.MustCreateUser(t, "c01staff", "c01-pw-123", hotline.RoleCommittee, "c01")
+	social, c01 := ts.MustLogin(t, "social", "social-pw-1"), ts.MustLogin(t, "c01staff", "c01-pw-123")
+	for _, phone := range []string{"13800001111", "13800002222"} {
+		body := `{"name":"某","phone":"` + phone + `","committee":"c01","languages":["zh"],"consent":true}`
+		if resp := ts.Do(t, http.MethodPost, "/api/v1/volunteers/register", body, nil, nil); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("register %s: %d %s", phone, resp.StatusCode, resp.Body)
+		}
+	}
+	var list struct {
+		Volunteers []hotline.Volunteer `json:"volunteers"`
+	}
+	resp := ts.Do(t, http.MethodGet, "/api/v1/volunteers?q=1111", "", social, nil)
+	if err := json.Unmarshal([]byte(resp.Body), &list); err != nil || len(list.Volunteers) != 1 {
+		t.Fatalf("find the volunteer: %d %s", resp.StatusCode, resp.Body)
+	}
+	id, version := list.Volunteers[0].ID, fmt.Sprint(list.Volunteers[0].Version)
+	path := "/api/v1/volunteers/" + id
+
+	Run(t, ts, []Scenario{
+		{Name: "committee staff may not", Method: "PUT", URL: path, Body: profileBody("13800003333", version),
+			Session: c01, WithCSRF: true, ExpectedStatus: 403},
+		{Name: "the registry's field checks", Method: "PUT", URL: path,
+			Body:    `{"name":"李明","phone":"13800003333","committee":"c99","languages":[],"availability":"weekends","classification":"astronaut","max_tasks":101}`,
+			Session: social, WithCSRF: true, ExpectedStatus: 400,
+			ExpectedContent: []string{`"committee":`, `"languages":`, `"availability":`, `"classification":`, `"max_tasks":`}},
+		{Name: "another volunteer's phone", Method: "PUT", URL: path, Body: profileBody("13800002222", version),
+			Session: social, WithCSRF: true, ExpectedStatus: 409, ExpectedContent: []string{"already registered"}},
+		{Name: "unknown volunteer", Method: "PUT", URL: "/api/v1/volunteers/V404", Body: profileBody("13800003333", "1"),
+			Session: social, WithCSRF: true, ExpectedStatus: 404},
+		{Name: "a version that is not the stored one", Method: "PUT", URL: path, Body: profileBody("13800003333", version+"0"),
+			Session: social, WithCSRF: true, ExpectedStatus: 409, ExpectedContent: []string{"changed by someone else meanwhile"}},
+	})
+
+	// Four editors who all read the same version save at once.
+	codes := make(chan int, 4)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPut, ts.URL()+path, strings.NewReader(profileBody(fmt.Sprintf("1380000444%d", i), version)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(server.CSRFHeader, social.CSRF)
+			req.AddCookie(&http.Cookie{Name: server.SessionCookie, Value: social.Cookie})
+			resp, err := ts.Client.Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	saved, refused := 0, 0
+	for c := range codes {
+		switch c {
+		case http.StatusOK:
+			saved++
+		case http.StatusConflict:
+			refused++
+		default:
+			t.Errorf("concurrent edit answered %d", c)
+		}
+	}
+	if saved != 1 || refused != 3 {
+		t.Errorf("of four editors of one version, %d saved and %d were refused; want 1 and 3", saved, refused)
+	}
+
+	Run(t, ts, []Scenario{
+		{Name: "the record shows the one edit saved", URL: path, Session: social, ExpectedStatus: 200,
+			ExpectedContent: []string{`"phone":"+86138000044`, `"availability":"sat 09:00-12:00"`, `"max_tasks":3`,
+				`"qualifications":[{"kind":"nurse","expires":"2027-06-30T16:00:00Z"}]`, `"version":` + fmt.Sprint(list.Volunteers[0].Version+1)}},
+		{Name: "without a version the edit is taken", Method: "PUT", URL: path,
+			Body:    `{"name":"李明","phone":"13800003333","committee":"c01","languages":["zh"]}`,
+			Session: social, WithCSRF: true, ExpectedStatus: 200,
+			ExpectedContent: []string{`"phone":"+8613800003333"`}, NotExpectedContent: []string{"availability", "qualifications", "notes"}},
 	})
 }
 

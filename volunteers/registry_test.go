@@ -230,6 +230,64 @@ func TestWorkflowTransitionsAndPermissions(t *testing.T) {
 	}
 }
 
+// UpdateProfile replaces the whole profile, checked field by field as the
+// form is, with the social worker's own fields, and leaves the status be.
+func TestUpdateProfile(t *testing.T) {
+	s, _, _ := MustService(t)
+	ctx := context.Background()
+	v, err := s.Register(ctx, goodForm())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err = s.Approve(ctx, socialWorker, v.ID, "general"); err != nil {
+		t.Fatal(err)
+	}
+
+	p := volunteers.Profile{RegistrationForm: goodForm(), Classification: "技能志愿者", MaxTasks: 4, Notes: " 会开车 "}
+	p.Availability = "sat 09:00-12:00"
+	p.Qualifications = []volunteers.QualificationInput{{Kind: "lawyer", Expires: "2028-12-31"}}
+	p.Languages = []string{"zh", "English"}
+	p.Groups = nil
+	got, err := s.UpdateProfile(ctx, admin, v.ID, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Availability != "sat 09:00-12:00" || got.Classification != "skilled" || got.MaxTasks != 4 || got.Notes != "会开车" ||
+		strings.Join(got.Languages, ",") != "zh,en" || len(got.Groups) != 0 {
+		t.Errorf("edited %+v", got)
+	}
+	if len(got.Qualifications) != 1 || got.Qualifications[0].Kind != "lawyer" ||
+		!got.Qualifications[0].Expires.Equal(time.Date(2029, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))) {
+		t.Errorf("qualifications %+v: want lawyer through 2028-12-31 in Shanghai", got.Qualifications)
+	}
+	if got.Status != hotline.VolunteerApproved || got.Version != v.Version+1 || got.Source != "form" {
+		t.Errorf("status %s, version %d (was %d), source %q: the edit must change only the profile", got.Status, got.Version, v.Version, got.Source)
+	}
+	if stored, err := s.Get(ctx, socialWorker, v.ID); err != nil || stored.Availability != got.Availability || stored.Version != got.Version {
+		t.Errorf("stored %+v, %v", stored, err)
+	}
+
+	bad := volunteers.Profile{RegistrationForm: goodForm(), Classification: "astronaut", MaxTasks: 101,
+		Notes: strings.Repeat("字", volunteers.MaxNotes+1)}
+	bad.Name, bad.Availability = "", "weekends"
+	_, err = s.UpdateProfile(ctx, socialWorker, v.ID, bad)
+	var he *hotline.Error
+	if !asError(err, &he) || he.Code != hotline.EINVALID {
+		t.Fatalf("bad profile: %v", err)
+	}
+	for _, field := range []string{"name", "availability", "classification", "max_tasks", "notes"} {
+		if he.Fields[field] == "" {
+			t.Errorf("no message for %s (fields: %v)", field, he.Fields)
+		}
+	}
+	if after, _ := s.Get(ctx, socialWorker, v.ID); after.Version != got.Version {
+		t.Errorf("a refused edit stored version %d", after.Version)
+	}
+	if _, err := s.UpdateProfile(ctx, socialWorker, "V404", p); hotline.ErrorCode(err) != hotline.ENOTFOUND {
+		t.Errorf("edit nobody: %v", err)
+	}
+}
+
 func TestPhoneVisibility(t *testing.T) {
 	v := &hotline.Volunteer{ID: "V1", Phone: "+8613812345678", Groups: []string{"c05-visits"}, Notes: "n"}
 	for _, tc := range []struct {

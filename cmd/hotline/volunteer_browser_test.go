@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/volunteers"
 )
 
 // A neighbour registers as a volunteer on the public form (on a phone);
@@ -188,5 +191,144 @@ func TestBrowserVolunteerApprovedAndAssignedFromTheBoard(t *testing.T) {
 			return !!li && li.dataset.status === "withdrawn" && !li.querySelector(".vol-withdraw"); })()`),
 		chromedp.Poll[chromedp.Void](`((document.getElementById("vol-status") || {}).textContent || "").includes("已撤回")`),
 	)
+	c07.checkPage(t)
+}
+
+// signInTo signs in on the login page and opens path once the staff page
+// has come up.
+func (b *browser) signInTo(t *testing.T, m *Main, name, password, path string) {
+	t.Helper()
+	b.do(t, name+": sign in and open "+path,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(m.URL()+"/login"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), name),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#filters")),
+		chromedp.Navigate(m.URL()+path),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll("#profile dt").length > 0`),
+	)
+}
+
+// A social worker opens a volunteer's record, edits their availability
+// and a qualification's expiry in place and saves; the profile shows the
+// new values. An edit made meanwhile by someone else is not overwritten:
+// the second save is refused with a request to reload. Committee staff
+// see the record without the edit button.
+func TestBrowserVolunteerProfileEdit(t *testing.T) {
+	m := MustRunMain(t)
+	ctx := context.Background()
+	vs := m.Server.Volunteers
+	mustAddUser(t, m, "zhou.sw", "social_worker", "center", "social pass 2024")
+	mustAddUser(t, m, "li.hua", "committee", "c07", "committee pass 2024")
+	v, err := vs.Register(ctx, volunteers.RegistrationForm{Name: "陈志远", Phone: "13900139000", Committee: "c07",
+		Skills: []string{"facilities"}, Languages: []string{"zh"}, Availability: "mon-fri 18:00-21:00",
+		Qualifications: []volunteers.QualificationInput{{Kind: "electrician", Expires: "2026-12-31"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/volunteers/" + v.ID
+
+	sw := newBrowser(t)
+	sw.signInTo(t, m, "zhou.sw", "social pass 2024", path)
+	if got := sw.text(t, "#profile"); !strings.Contains(got, "mon-fri 18:00-21:00") || !strings.Contains(got, "有效期至 2026-12-31") {
+		t.Errorf("profile before the edit = %q", got)
+	}
+	sw.do(t, "social worker: open the edit form; the name field has the focus",
+		chromedp.WaitVisible(chromedp.CSS("#edit-open")),
+		chromedp.Click(chromedp.CSS("#edit-open")),
+		chromedp.WaitVisible(chromedp.CSS("#edit-form")),
+		chromedp.Poll[chromedp.Void](`document.activeElement && document.activeElement.id === "edit-name"`),
+	)
+	for js, want := range map[string]string{
+		`document.getElementById("edit-name").value`:                                       "陈志远",
+		`document.getElementById("edit-phone").value`:                                      "+8613900139000",
+		`document.getElementById("edit-committee").value`:                                  "c07",
+		`document.getElementById("edit-availability").value`:                               "mon-fri 18:00-21:00",
+		`document.getElementById("edit-expires-electrician").value`:                        "2026-12-31",
+		`String(document.querySelector('#edit-skills input[value="facilities"]').checked)`: "true",
+		`String(document.getElementById("edit-expires-nurse").checkVisibility())`:          "false",
+	} {
+		if got := eval[string](t, sw, js); got != want {
+			t.Errorf("%s = %q, want %q", js, got, want)
+		}
+	}
+
+	// The availability in words the grammar does not know: the server's
+	// field error shows next to the field, which takes the focus.
+	sw.do(t, "social worker: an availability the registry refuses",
+		chromedp.SetValue(chromedp.CSS("#edit-availability"), "weekends"),
+		chromedp.Click(chromedp.CSS("#edit-save")),
+		chromedp.WaitVisible(chromedp.CSS("#edit-availability-error")),
+		chromedp.Poll[chromedp.Void](`document.activeElement && document.activeElement.id === "edit-availability"`),
+	)
+	if got := sw.text(t, "#edit-availability-error"); !strings.Contains(got, "服务时间的写法不对") {
+		t.Errorf("availability error = %q", got)
+	}
+	sw.do(t, "social worker: a new availability, a later expiry, and a nurse's qualification; save",
+		chromedp.SetValue(chromedp.CSS("#edit-availability"), "sat 09:00-17:00; sun 14:00-18:00"),
+		chromedp.SetValue(chromedp.CSS("#edit-expires-electrician"), "2028-06-30"),
+		chromedp.Click(chromedp.CSS(`#edit-qualifications input[value="nurse"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#edit-expires-nurse")),
+		chromedp.Click(chromedp.CSS("#edit-save")),
+		chromedp.WaitNotVisible(chromedp.CSS("#edit-form")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("edit-status").textContent.includes("已保存 陈志远 的资料")`),
+		chromedp.Poll[chromedp.Void](`document.activeElement && document.activeElement.id === "edit-open"`),
+	)
+	profile := sw.text(t, "#profile")
+	for _, want := range []string{"sat 09:00-17:00; sun 14:00-18:00", "电工 (有效期至 2028-06-30)", "护士"} {
+		if !strings.Contains(profile, want) {
+			t.Errorf("profile after the edit %q lacks %q", profile, want)
+		}
+	}
+	admin := &hotline.User{ID: "u-admin", Role: hotline.RoleAdmin}
+	stored, err := vs.Get(ctx, admin, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := map[string]string{}
+	for _, q := range stored.Qualifications {
+		expires[q.Kind] = q.Expires.Format(time.RFC3339)
+	}
+	if stored.Availability != "sat 09:00-17:00; sun 14:00-18:00" || stored.Version != v.Version+1 || len(expires) != 2 ||
+		expires["electrician"] != "2028-06-30T16:00:00Z" || expires["nurse"] != "0001-01-01T00:00:00Z" {
+		t.Errorf("stored after the edit: %+v (qualifications %v); want electrician through 2028-06-30 in Shanghai, nurse for good", stored, expires)
+	}
+	sw.checkPage(t)
+
+	// Someone else changes the profile meanwhile; the page still holds
+	// the version it read, so its next save is refused, not applied.
+	other := volunteers.Profile{RegistrationForm: volunteers.RegistrationForm{Name: "陈志远", Phone: "13900139000", Committee: "c07",
+		Languages: []string{"zh"}}, Notes: "另一位社工的修改"}
+	if _, err := vs.UpdateProfile(ctx, admin, v.ID, 0, other); err != nil {
+		t.Fatal(err)
+	}
+	sw.do(t, "social worker: a save over someone else's change is refused",
+		chromedp.Click(chromedp.CSS("#edit-open")),
+		chromedp.WaitVisible(chromedp.CSS("#edit-form")),
+		chromedp.SetValue(chromedp.CSS("#edit-availability"), "sun 09:00-12:00"),
+		chromedp.Click(chromedp.CSS("#edit-save")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("edit-alert").textContent.includes("请刷新页面")`),
+	)
+	if stored, _ := vs.Get(ctx, admin, v.ID); stored.Notes != "另一位社工的修改" || stored.Availability != "" {
+		t.Errorf("the other change was overwritten: %+v", stored)
+	}
+	sw.do(t, "social worker: cancel; the focus goes back to the edit button",
+		chromedp.Click(chromedp.CSS("#edit-cancel")),
+		chromedp.WaitNotVisible(chromedp.CSS("#edit-form")),
+		chromedp.Poll[chromedp.Void](`document.activeElement && document.activeElement.id === "edit-open"`),
+	)
+	sw.checkPage(t)
+
+	// Committee staff read the record, with no way to edit it.
+	c07 := newBrowser(t)
+	c07.signInTo(t, m, "li.hua", "committee pass 2024", path)
+	if got := c07.text(t, "#profile"); !strings.Contains(got, "139****9000") {
+		t.Errorf("committee staff's profile = %q, want the phone masked", got)
+	}
+	if eval[bool](t, c07, `document.getElementById("edit-open").checkVisibility()`) {
+		t.Error("committee staff see the edit button")
+	}
 	c07.checkPage(t)
 }
