@@ -547,8 +547,8 @@ func (s *Server) handleProjectPurchase(w http.ResponseWriter, r *http.Request) {
 	if _, bad := fe["end"]; !bad && end.IsZero() {
 		fe.Add("end", "give the last day, like 2027-12-31")
 	}
-	if !start.IsZero() && !end.IsZero() && end.Before(start) {
-		fe.Add("end", "must not be before the start")
+	if !start.IsZero() && !end.IsZero() && !end.After(start) {
+		fe.Add("end", "must be after the start")
 	}
 	if target == nil {
 		fe.Add("target_person_times", "give the person-times the organization is to serve")

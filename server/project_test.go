@@ -372,7 +372,7 @@ func TestProjectAPI(t *testing.T) {
 				`"start":"use a date like 2027-01-01"`, `"end":"use a date like 2027-01-01"`, `"target_person_times":"must be a whole number from 1`}},
 		{Name: "purchase: end before start", Method: "POST", URL: lights + "/purchase",
 			Body:    `{"organization":"org-repair","budget":1800,"start":"2027-06-01","end":"2027-01-01","target_person_times":36}`,
-			Session: f.Social, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"end":"must not be before the start"`}},
+			Session: f.Social, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"end":"must be after the start"`}},
 		{Name: "purchase: a draft (the service says)", Method: "POST", URL: visits + "/purchase",
 			Body:    `{"organization":"org-elderly","budget":1800,"start":"2027-01-01","end":"2027-12-31","target_person_times":36}`,
 			Session: f.Social, WithCSRF: true, ExpectedStatus: 409},

@@ -172,8 +172,12 @@ function render() {
     ? t("proj.f.budgetHint", { budget: yuan(suggested(p)), n: num(p.person_times), cost: yuan(cost) })
     : t("proj.f.budgetHintPlain", { budget: yuan(suggested(p)) });
   $("target-hint").textContent = t("proj.f.targetHint", { n: num(p.person_times) });
-  $("reject-section").hidden = !draft;
-  $("split-section").hidden = !draft || (p.evidence && (p.evidence.ticket_ids || []).length < 2);
+  // Drafts and proposals are still people's to shape: either may be
+  // rejected or split.
+  const shaping = draft || p.status === "proposal";
+  $("reject-section").hidden = !shaping;
+  $("reject-title").textContent = t(draft ? "proj.reject.title" : "proj.reject.titleProposal");
+  $("split-section").hidden = !shaping || ((p.evidence && p.evidence.ticket_ids) || []).length < 2;
   $("purchase-section").hidden = p.status !== "proposal";
   $("purchased-section").hidden = p.status !== "purchased";
   if (p.status === "purchased") renderPurchased(p);
@@ -477,11 +481,12 @@ async function saveProposal(ev) {
     summary_zh: $("f-summary_zh").value,
     summary_en: $("f-summary_en").value,
     objectives: $("f-objectives").value,
-    population: $("f-population").value,
-    org_kind: $("f-org_kind").value,
     organization: orgChoice === OTHER_ORG ? $("f-organization-name").value : orgChoice,
     version: state.p.version,
   };
+  // A choice left at "choose" leaves the field as it is.
+  if ($("f-population").value) body.population = $("f-population").value;
+  if ($("f-org_kind").value) body.org_kind = $("f-org_kind").value;
   const target = numberValue($("f-target_person_times"));
   if (target !== "") body.target_person_times = target;
   const budget = numberValue($("f-budget"));

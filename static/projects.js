@@ -159,7 +159,7 @@ function renderRun() {
     new: num(run.new),
     continued: num(run.continued),
     retired: num(run.retired),
-  });
+  }) + (run.kept ? t("proj.run.kept", { kept: num(run.kept) }) : "");
 }
 
 // ---- the list ----
