@@ -12,6 +12,10 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/intake"
+	"github.com/caojiadu/hotline/internal/redistest"
+	"github.com/caojiadu/hotline/projects"
+	"github.com/caojiadu/hotline/redisstore"
 	"github.com/caojiadu/hotline/report"
 	"github.com/caojiadu/hotline/server"
 )
@@ -478,5 +482,83 @@ func TestProjectAPI_NoRunYet(t *testing.T) {
 	f := mustProjectFixture(t)
 	Run(t, f.TestServer, []Scenario{
 		{Name: "last run", URL: "/api/v1/projects/run", Session: f.Social, ExpectedStatus: 200, ExpectedContent: []string{`{"run":null}`}},
+	})
+}
+
+// withProjects gives the server the real projects service, its projects
+// on a key space of their own, reading the server's tickets, as
+// cmd/hotline wires it.
+func withProjects(tb testing.TB) func(*server.Server) {
+	return func(s *server.Server) {
+		client, prefix := redistest.New(tb)
+		tickets := s.Tickets.(*redisstore.TicketStore)
+		s.Projects = &projects.Service{Store: redisstore.NewProjectStore(redisstore.NewDB(client, prefix)),
+			Needs: tickets, Records: tickets, Directory: s.Directory}
+	}
+}
+
+// The whole way through on the real service: a draft of three tickets in
+// c01, which c02's staff do not see; a social worker edits it into a
+// proposal, splits a ticket off, buys it from an organization, records
+// spending and reads its evaluation and exports.
+func TestProjectAPI_Service(t *testing.T) {
+	ts := MustOpenServer(t, withProjects(t))
+	lat, long := ts.PointIn(t, "c01")
+	var ids []string
+	for _, d := range []string{"独居老人需要探访", "老人一个人住，希望有人看看", "独居老人腿脚不便"} {
+		tk := ts.MustSubmit(t, intake.Submission{ServiceCode: "elderly_visit", Description: d, Lat: &lat, Long: &long})
+		ids = append(ids, tk.ID)
+	}
+	month := time.Now().In(time.FixedZone("CST", 8*3600)).Format("2006-01")
+	draft := &hotline.Project{Year: 2027, TitleZH: "独居老人上门探访", TitleEN: "Home visits", ServiceCode: "elderly_visit",
+		Population: "elderly_alone", Committees: []string{"c01"}, PersonTimes: 36, CostPerPersonTime: 80, Budget: 2880,
+		Evidence: hotline.Evidence{Tickets: 3, Residents: 3, TicketIDs: ids, Months: []hotline.MonthCount{{Month: month, Count: 3}},
+			Committees: []hotline.CommitteeCount{{Committee: "c01", Count: 3}}}}
+	store := ts.Server.Projects.(*projects.Service).Store
+	if _, err := store.SaveDraft(context.Background(), draft); err != nil {
+		t.Fatal(err)
+	}
+	ts.MustCreateUser(t, "social", "social-pw-1", hotline.RoleSocialWorker, "center")
+	ts.MustCreateUser(t, "c01staff", "c01-pw-123", hotline.RoleCommittee, "c01")
+	ts.MustCreateUser(t, "c02staff", "c02-pw-123", hotline.RoleCommittee, "c02")
+	social, c01, c02 := ts.MustLogin(t, "social", "social-pw-1"), ts.MustLogin(t, "c01staff", "c01-pw-123"), ts.MustLogin(t, "c02staff", "c02-pw-123")
+	p := "/api/v1/projects/" + draft.ID
+
+	Run(t, ts, []Scenario{
+		{Name: "no run yet", URL: "/api/v1/projects/run", Session: social, ExpectedStatus: 200, ExpectedContent: []string{`{"run":null}`}},
+		{Name: "the social worker sees the draft", URL: "/api/v1/projects?status=draft", Session: social, ExpectedStatus: 200,
+			ExpectedContent: []string{`"id":"` + draft.ID + `"`, `"status":"draft"`}},
+		{Name: "c01's staff see it", URL: p, Session: c01, ExpectedStatus: 200},
+		{Name: "c02's staff do not", URL: "/api/v1/projects", Session: c02, ExpectedStatus: 200, ExpectedContent: []string{`{"projects":[]}`}},
+		{Name: "c02's staff: not found", URL: p + "/export.md", Session: c02, ExpectedStatus: 404},
+		{Name: "committee staff may not propose", Method: "POST", URL: p + "/propose", Body: `{"target_person_times":30}`,
+			Session: c01, WithCSRF: true, ExpectedStatus: 403},
+		{Name: "a proposal needs an English title", Method: "POST", URL: p + "/propose", Body: `{"title_en":" "}`,
+			Session: social, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"title_en":`}},
+		{Name: "propose", Method: "POST", URL: p + "/propose",
+			Body:    `{"title_zh":"独居老人每周探访","target_person_times":"30","budget":"2400","org_kind":"elderly_care","version":1}`,
+			Session: social, WithCSRF: true, ExpectedStatus: 200,
+			ExpectedContent: []string{`"status":"proposal"`, `"title_zh":"独居老人每周探访"`, `"target_person_times":30`, `"budget":2400`}},
+		{Name: "propose: the version shown is stale now", Method: "POST", URL: p + "/propose", Body: `{"budget":1,"version":1}`,
+			Session: social, WithCSRF: true, ExpectedStatus: 409},
+		{Name: "split a ticket off", Method: "POST", URL: p + "/split", Body: `{"ticket_ids":["` + ids[2] + `"]}`,
+			Session: social, WithCSRF: true, ExpectedStatus: 201,
+			ExpectedContent: []string{`"project":{"id":"` + draft.ID + `"`, `"split_from":"` + draft.ID + `"`, `"ticket_ids":["` + ids[2] + `"]`}},
+		{Name: "purchase from a committee is refused (the service says)", Method: "POST", URL: p + "/purchase",
+			Body:    `{"organization":"c01","budget":2400,"start":"2027-01-01","end":"2027-12-31","target_person_times":30}`,
+			Session: social, WithCSRF: true, ExpectedStatus: 400, ExpectedContent: []string{`"organization":`}},
+		{Name: "purchase", Method: "POST", URL: p + "/purchase",
+			Body:    `{"organization":"org-elderly","budget":2400,"start":"2027-01-01","end":"2027-12-31","target_person_times":30}`,
+			Session: social, WithCSRF: true, ExpectedStatus: 200, ExpectedContent: []string{`"status":"purchased"`, `"organization":"org-elderly"`}},
+		{Name: "expense", Method: "POST", URL: p + "/expenses", Body: `{"amount":300,"note":"交通","at":"2027-02-01"}`,
+			Session: social, WithCSRF: true, ExpectedStatus: 201, ExpectedContent: []string{`"amount":300`, `"note":"交通"`}},
+		{Name: "evaluation", URL: p + "/evaluation", Session: social, ExpectedStatus: 200,
+			ExpectedContent: []string{`"project_id":"` + draft.ID + `"`, `"execution_score":`, `"quality_score":`, `"finance_score":`,
+				`"management_score":`, `"tranche_amount":`}},
+		{Name: "export", URL: p + "/export.md", Session: social, ExpectedStatus: 200,
+			ExpectedContent:    []string{"# 独居老人每周探访\n", "已购买 / Purchased", "乐龄为老服务社"},
+			NotExpectedContent: []string{ids[0]}},
+		{Name: "the year's export", URL: "/api/v1/projects/export.md?year=2027", Session: social, ExpectedStatus: 200,
+			ExpectedContent: []string{"| " + draft.ID + " | 已购买 / Purchased |", "草案 / Draft"}},
 	})
 }
