@@ -80,7 +80,9 @@ var errStillOwned = errors.New("no longer a draft")
 //
 // Running it again on the same tickets writes nothing new: each group
 // finds the draft it made before (by its tickets) and a draft whose
-// content did not change is not written (ProjectStore.SaveDraft).
+// content did not change is not written (ProjectStore.SaveDraft). A new
+// group mostly made of tickets people's projects hold is not written
+// either (fragmentOfOwned).
 // Errors: EINVALID (since ≤ 0), ECONFLICT (another replica holds the lock:
 // nothing was done), EUNAVAILABLE, and ctx's cancellation as EUNAVAILABLE.
 func (j *Job) Run(ctx context.Context, trigger string, since time.Duration, progress func(done, total int)) (*hotline.GroupingRun, error) {
@@ -145,8 +147,14 @@ func (j *Job) Run(ctx context.Context, trigger string, since time.Duration, prog
 
 	res := g.Result(run.From, run.To, previous)
 	run.Tickets, run.Groups, run.Recurring, run.Kept = res.Tickets, res.Groups, res.Recurring, len(res.Kept)
+	owned := ownedTickets(previous)
+	fragments := 0
 	for _, d := range res.Drafts {
 		isNew := d.ID == ""
+		if isNew && fragmentOfOwned(d, owned) {
+			fragments++
+			continue
+		}
 		written, err := j.Store.SaveDraft(ctx, d)
 		if err != nil {
 			return nil, err
@@ -182,6 +190,38 @@ func (j *Job) Run(ctx context.Context, trigger string, since time.Duration, prog
 	}
 	j.logger().Info("grouping run", "run", run.ID, "trigger", trigger, "tickets", run.Tickets,
 		"groups", run.Groups, "recurring", run.Recurring, "new", run.New, "continued", run.Continued,
-		"retired", run.Retired, "kept", run.Kept, "took", run.Finished.Sub(run.Started).Round(time.Millisecond))
+		"retired", run.Retired, "kept", run.Kept, "fragments", fragments, "took", run.Finished.Sub(run.Started).Round(time.Millisecond))
 	return run, nil
+}
+
+// ownedTickets is the set of tickets held by the projects people own
+// (proposals, purchased, rejected and merged ones).
+func ownedTickets(previous []*hotline.Project) map[string]bool {
+	owned := map[string]bool{}
+	for _, p := range previous {
+		if p.Status == hotline.ProjectDraft || p.Status == hotline.ProjectRetired {
+			continue
+		}
+		for _, t := range p.Evidence.TicketIDs {
+			owned[t] = true
+		}
+	}
+	return owned
+}
+
+// fragmentOfOwned reports whether a new draft is mostly (half its tickets
+// or more) tickets of projects people own. The grouping continues each
+// previous project with one group at most; when a window moves, a need a
+// proposal holds can come out as two groups, and the smaller one, which
+// lost the match, would come back every night as a "new" draft of a need
+// already taken up. Such a fragment is not written: the people who own
+// the need see its tickets in their project.
+func fragmentOfOwned(d *hotline.Project, owned map[string]bool) bool {
+	n := 0
+	for _, t := range d.Evidence.TicketIDs {
+		if owned[t] {
+			n++
+		}
+	}
+	return len(d.Evidence.TicketIDs) > 0 && 2*n >= len(d.Evidence.TicketIDs)
 }
