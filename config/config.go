@@ -6,6 +6,7 @@
 package config
 
 import (
+	"encoding"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/robfig/cron/v3"
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/dispatch"
@@ -29,6 +31,7 @@ type Config struct {
 	Network   Network         `toml:"network"`
 	Catalogue Catalogue       `toml:"catalogue"`
 	Dispatch  dispatch.Config `toml:"dispatch"`
+	Projects  Projects        `toml:"projects"`
 	Log       Log             `toml:"log"`
 }
 
@@ -91,6 +94,24 @@ type Catalogue struct {
 	File string `toml:"file"`
 }
 
+// Projects is the nightly grouping of needs into draft service projects
+// (docs/projects.md). The grouping keys have the defaults of package
+// grouping; a cmd test keeps the two in step.
+type Projects struct {
+	Enabled bool `toml:"enabled"`
+	// Schedule is a standard cron spec (minute hour day-of-month month
+	// day-of-week) on the Shanghai clock.
+	Schedule string `toml:"schedule"`
+	// Window is how far back the job reads tickets.
+	Window            Window  `toml:"window"`
+	Similarity        float64 `toml:"similarity"`
+	NeighbourMetres   float64 `toml:"neighbour_metres"`
+	MinMonths         int     `toml:"min_months"`
+	MinResidents      int     `toml:"min_residents"`
+	MinTickets        int     `toml:"min_tickets"`
+	CostPerPersonTime float64 `toml:"cost_per_person_time"`
+}
+
 type Log struct {
 	Level  string `toml:"level"`
 	Format string `toml:"format"`
@@ -110,6 +131,44 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
 
+// Window is a span of time written in days ("365d") or as a Go duration
+// ("720h"): windows of tickets are thought of in days.
+type Window struct{ time.Duration }
+
+// ParseWindow reads "365d", "1.5d" or any Go duration ("36h").
+func ParseWindow(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseFloat(days, 64)
+		if err != nil || n < 0 || n > 100*366 {
+			return 0, fmt.Errorf("%q is not a number of days (e.g. \"365d\")", s)
+		}
+		return time.Duration(n * float64(24*time.Hour)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither days (\"365d\") nor a duration (\"720h\")", s)
+	}
+	return d, nil
+}
+
+func (w *Window) UnmarshalText(b []byte) error {
+	d, err := ParseWindow(string(b))
+	if err != nil {
+		return err
+	}
+	w.Duration = d
+	return nil
+}
+
+// MarshalText writes whole days as "365d".
+func (w Window) MarshalText() ([]byte, error) {
+	if w.Duration%(24*time.Hour) == 0 {
+		return []byte(strconv.FormatInt(int64(w.Duration/(24*time.Hour)), 10) + "d"), nil
+	}
+	return []byte(w.Duration.String()), nil
+}
+
 // Default returns the configuration used when a key is not set anywhere.
 func Default() Config {
 	return Config{
@@ -126,7 +185,9 @@ func Default() Config {
 		Open311:  Open311{Jurisdiction: "caojiadu.jingan.shanghai.cn"},
 		Twilio:   Twilio{VoiceHours: "daily 08:00-20:00", VoiceZH: "Polly.Zhiyu", VoiceEN: "Polly.Joanna", Simulator: "auto"},
 		Dispatch: dispatch.DefaultConfig(),
-		Log:      Log{Level: "info", Format: "text"},
+		Projects: Projects{Enabled: true, Schedule: "0 2 * * *", Window: Window{365 * 24 * time.Hour},
+			Similarity: 0.30, NeighbourMetres: 1500, MinMonths: 3, MinResidents: 5, MinTickets: 3, CostPerPersonTime: 16.5},
+		Log: Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -233,12 +294,41 @@ func (c Config) Validate() error {
 			fe.Add("twilio.from_number", "is needed with an account_sid (or set messaging_service_sid): the sender of the hotline's SMS")
 		}
 	}
+	c.Projects.validate(fe)
 	if err := fe.Err(); err != nil {
 		e := err.(*hotline.Error)
 		e.Message = "configuration is not valid"
 		return e
 	}
 	return nil
+}
+
+// validate adds the projects section's errors to fe.
+func (p Projects) validate(fe hotline.FieldErrors) {
+	if _, err := cron.ParseStandard(p.Schedule); err != nil {
+		fe.Add("projects.schedule", fmt.Sprintf("%q is not a cron schedule: give minute hour day-of-month month day-of-week on the Shanghai clock, e.g. \"0 2 * * *\" for 02:00 every night (%v)", p.Schedule, err))
+	}
+	if p.Window.Duration < 24*time.Hour {
+		fe.Add("projects.window", "must be at least 1d; the job groups needs that recur over months (365d reads a year)")
+	}
+	if !(p.Similarity > 0 && p.Similarity <= 1) {
+		fe.Add("projects.similarity", "must be more than 0 and at most 1 (0.30: lower joins more different texts into one need)")
+	}
+	if !(p.NeighbourMetres >= 0) {
+		fe.Add("projects.neighbour_metres", "must not be negative (metres between committee offices; 0 keeps committees apart)")
+	}
+	if p.MinMonths < 1 {
+		fe.Add("projects.min_months", "must be at least 1")
+	}
+	if p.MinResidents < 1 {
+		fe.Add("projects.min_residents", "must be at least 1")
+	}
+	if p.MinTickets < 1 {
+		fe.Add("projects.min_tickets", "must be at least 1")
+	}
+	if !(p.CostPerPersonTime > 0) {
+		fe.Add("projects.cost_per_person_time", "must be more than 0 yuan")
+	}
 }
 
 // applyEnv overrides fields from HOTLINE_<SECTION>_<KEY> variables.
@@ -269,6 +359,9 @@ func applyEnv(c *Config, environ []string) error {
 }
 
 func setField(f reflect.Value, v string) error {
+	if u, ok := f.Addr().Interface().(encoding.TextUnmarshaler); ok && f.Type() != reflect.TypeOf(Duration{}) {
+		return u.UnmarshalText([]byte(v))
+	}
 	if f.Type() == reflect.TypeOf(Duration{}) {
 		var d Duration
 		if err := d.UnmarshalText([]byte(v)); err != nil {
@@ -286,6 +379,12 @@ func setField(f reflect.Value, v string) error {
 			return fmt.Errorf("want true or false, got %q", v)
 		}
 		f.SetBool(b)
+	case reflect.Float64:
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("want a number, got %q", v)
+		}
+		f.SetFloat(n)
 	case reflect.Int, reflect.Int64:
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {

@@ -34,6 +34,7 @@ import (
 	"github.com/caojiadu/hotline/memlimit"
 	"github.com/caojiadu/hotline/network"
 	"github.com/caojiadu/hotline/open311"
+	"github.com/caojiadu/hotline/projects"
 	"github.com/caojiadu/hotline/redisstore"
 	"github.com/caojiadu/hotline/server"
 	"github.com/caojiadu/hotline/static"
@@ -49,6 +50,7 @@ usage:
   hotline serve   [--addr HOST:PORT] [--data DIR] [--config FILE]
   hotline user add  --name NAME --role ROLE [--unit UNIT] [--display NAME] --password-stdin [--data DIR] [--config FILE]
   hotline user list [--data DIR] [--config FILE]
+  hotline group   [--since 365d] [--data DIR] [--config FILE]
   hotline version
 
 roles: admin, dispatcher, committee, social_worker, volunteer
@@ -109,6 +111,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		case "list":
 			return userList(ctx, args[2:], stdout, stderr)
 		}
+	case "group":
+		return groupCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "hotline", buildVersion())
 		return nil
@@ -157,6 +161,10 @@ type Main struct {
 	phone          *phoneLine
 	Directory      *hotline.StaticDirectory
 	Server         *server.Server
+	// Projects and ProjectJob are the needs projects and their nightly
+	// grouping (projects.go).
+	Projects   *projects.Service
+	ProjectJob *projects.Job
 }
 
 // NewMain returns a Main with the defaults of the flags.
@@ -299,6 +307,10 @@ func (m *Main) Run(ctx context.Context) error {
 	tasker := &volunteers.Tasker{Registry: registry, Tickets: tickets, Outbox: outbox, Sessions: sessions}
 	m.Server.Volunteers = server.NewVolunteers(registry, tasker)
 	m.startBackground(func(ctx context.Context) { _ = tasker.RunExpiry(ctx) })
+	if err := m.openProjects(st); err != nil {
+		return err
+	}
+	m.Server.Projects = m.Projects
 	feed, consumer := redisstore.NewFeed(st.DB), consumerName(m.Server.Addr())
 	m.startBackground(func(ctx context.Context) {
 		if err := feed.Consume(ctx, "volunteers", consumer, tasker.Handler(ctx)); err != nil && ctx.Err() == nil {
