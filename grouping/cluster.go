@@ -71,8 +71,12 @@ type group struct {
 	n     int32
 	toks  []uint32  // centroid words, sorted
 	w     []float32 // centroid weights: the sum of members' unit vectors
+	head  []bool    // head[j]: the group is in the index under toks[j]
 	norm2 float64   // squared length of the centroid
-	comms []uint16  // committees of the members, sorted, without 0
+	// tail2 is the squared length of the centroid's words outside the
+	// head; it stays below (Similarity/2)² × norm2 (see cluster).
+	tail2 float64
+	comms []uint16 // committees of the members, sorted, without 0
 }
 
 // Result clusters the records created in [from, to) and builds a draft per
@@ -149,13 +153,15 @@ func (g *Grouper) window(from, to time.Time) *window {
 			}
 		}
 	}
-	// idf = ln(N/df): a word in every record weighs 0, one in a single
-	// record of a million weighs about 14.
+	// idf = 1 + ln((1+N)/(1+df)), the smoothed form: a word in a single
+	// record of a million weighs about 14, one in every record 1, not 0,
+	// so that a small window where every ticket says 电梯 still groups
+	// them by it.
 	w.idf = make([]float32, len(df))
 	n := float64(len(w.recs))
 	for t, d := range df {
 		if d > 0 {
-			w.idf[t] = float32(math.Log(n / float64(d)))
+			w.idf[t] = float32(1 + math.Log((1+n)/(1+float64(d))))
 		}
 	}
 	return w
@@ -185,14 +191,23 @@ func (w *window) words32(i int) []uint32 { return w.toks[w.off[i]:w.off[i+1]] }
 // it, and the merged centroid is what the next groups are compared with.
 //
 // Only groups sharing a word with the record are compared, found through
-// an index word → groups. Not even every shared word is looked up: with
-// the record's words sorted by weight, a group sharing none of the first
-// few can reach at most the length of the rest of the vector (Cauchy–
-// Schwarz; the centroid is scaled to length 1 too), so once the rest is
-// shorter than the threshold its words need no lookup ("prefix
-// filtering"). That skips the common words, whose index lists are long.
+// an index word → groups, and not every shared word counts. Let s be the
+// threshold. The record's words, heaviest first, are cut into a prefix
+// and a rest whose length (as a vector) is under s/2; a group's centroid
+// words into a head and a tail whose length is under s/2 of the
+// centroid's. The index lists a group under its head words only, and only
+// the record's prefix words are looked up. A group not found that way
+// shares with the record no word that is both in the prefix and in its
+// head, so by Cauchy–Schwarz (both vectors of length 1) its cosine is at
+// most |prefix|·|tail| + |rest|·|centroid| < 1·s/2 + s/2·1 = s: it could
+// not have qualified. The search is exact, and it skips the many rare
+// words a big group collects from single tickets (its tail) and the
+// common words of a record (its rest), whose index lists would be long.
+// A group's head only grows: when a ticket makes the tail too long, the
+// tail words it touched join the head, heaviest first.
 func (g *Grouper) cluster(w *window) ([]*group, []int32) {
 	c := &clusterer{
+		exhaustive: g.exhaustive,
 		g:          g,
 		w:          w,
 		sim:        g.opts.Similarity,
@@ -273,6 +288,12 @@ type clusterer struct {
 	sim        float64
 	neighbours [][]uint64
 
+	// exhaustive compares every record with every live group of its
+	// category instead of searching the index: the same result, slowly;
+	// the tests use it to check the search misses nothing.
+	exhaustive bool
+	live       []int32 // groups with words open to records now
+
 	groups []*group
 	into   []int32 // into[g] is the group g was merged into, -1 if none
 	assign []int32 // window position → group
@@ -283,6 +304,7 @@ type clusterer struct {
 	visit    int32
 	cands    []int32
 	vec      []tw
+	pending  []tw
 	suffix   []float64
 }
 
@@ -293,6 +315,7 @@ type tw struct {
 }
 
 func (c *clusterer) reset() {
+	c.live = c.live[:0]
 	for _, t := range c.touched {
 		c.postings[t] = c.postings[t][:0]
 	}
@@ -305,16 +328,6 @@ func (c *clusterer) newGroup(cat uint16) int32 {
 	c.into = append(c.into, -1)
 	c.stamp = append(c.stamp, -1)
 	return gi
-}
-
-// index lists group gi under each word of its centroid not yet listed.
-func (c *clusterer) index(gi int32, words []uint32) {
-	for _, t := range words {
-		if len(c.postings[t]) == 0 {
-			c.touched = append(c.touched, t)
-		}
-		c.postings[t] = append(c.postings[t], gi)
-	}
 }
 
 // unit scales c.vec to length 1 and sorts it heaviest first; it reports
@@ -331,17 +344,17 @@ func (c *clusterer) unit() bool {
 	for i := range c.vec {
 		c.vec[i].u = float32(float64(c.vec[i].u) / norm)
 	}
-	slices.SortFunc(c.vec, func(a, b tw) int {
-		if c := cmp.Compare(b.u, a.u); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.t, b.t)
-	})
+	slices.SortFunc(c.vec, heavierFirst)
 	return true
 }
 
-// candidates collects the groups sharing a word of the prefix of c.vec
-// (see cluster), each once.
+// budget is (s/2)², the most a rest or a tail may weigh (squared, as a
+// share of its vector), a hair under so that rounding cannot break the
+// bound.
+func (c *clusterer) budget() float64 { return c.sim * c.sim / 4 * (1 - 1e-6) }
+
+// candidates collects the groups indexed under a word of the prefix of
+// c.vec (see cluster), each once.
 func (c *clusterer) candidates() []int32 {
 	c.suffix = c.suffix[:0]
 	for range len(c.vec) + 1 {
@@ -350,13 +363,16 @@ func (c *clusterer) candidates() []int32 {
 	for i := len(c.vec) - 1; i >= 0; i-- {
 		c.suffix[i] = c.suffix[i+1] + float64(c.vec[i].u)*float64(c.vec[i].u)
 	}
-	limit := c.sim * c.sim * (1 - 1e-6)
+	limit := c.budget()
 	prefix := 0
 	for prefix < len(c.vec) && c.suffix[prefix] >= limit {
 		prefix++
 	}
 	c.visit++
 	c.cands = c.cands[:0]
+	if c.exhaustive {
+		return append(c.cands, c.live...)
+	}
 	for _, x := range c.vec[:prefix] {
 		for _, gi := range c.postings[x.t] {
 			if c.stamp[gi] != c.visit {
@@ -379,29 +395,82 @@ func (c *clusterer) cosine(gr *group) float64 {
 	return dot / math.Sqrt(gr.norm2)
 }
 
-// add adds the unit vector c.vec to group gi's centroid, in word order so
-// that the float sums depend on nothing but the records.
-func (c *clusterer) add(gi int32) {
+// addTo adds vec (sorted by word) to group gi's centroid, in word order
+// so that the float sums depend on nothing but the records, and keeps the
+// tail short: if the words vec touched outside the head made it too long,
+// they join the head (and the index), heaviest first, until it is short
+// enough again. Only those words can have made it longer (the weights
+// only grow, so the centroid's length only grows too).
+func (c *clusterer) addTo(gi int32, vec []tw) {
 	gr := c.groups[gi]
-	slices.SortFunc(c.vec, func(a, b tw) int { return cmp.Compare(a.t, b.t) })
-	for _, x := range c.vec {
-		u := x.u
+	c.pending = c.pending[:0]
+	for _, x := range vec {
 		j, ok := slices.BinarySearch(gr.toks, x.t)
-		if ok {
-			old := float64(gr.w[j])
-			gr.w[j] += u
-			nw := float64(gr.w[j])
-			gr.norm2 += nw*nw - old*old
-			continue
+		if !ok {
+			gr.toks = slices.Insert(gr.toks, j, x.t)
+			gr.w = slices.Insert(gr.w, j, 0)
+			gr.head = slices.Insert(gr.head, j, false)
 		}
-		gr.toks = slices.Insert(gr.toks, j, x.t)
-		gr.w = slices.Insert(gr.w, j, u)
-		gr.norm2 += float64(u) * float64(u)
-		if len(c.postings[x.t]) == 0 {
-			c.touched = append(c.touched, x.t)
+		old := float64(gr.w[j])
+		gr.w[j] += x.u
+		nw := float64(gr.w[j])
+		gr.norm2 += nw*nw - old*old
+		if !gr.head[j] {
+			gr.tail2 += nw*nw - old*old
+			c.pending = append(c.pending, tw{x.t, gr.w[j]})
 		}
-		c.postings[x.t] = append(c.postings[x.t], gi)
 	}
+	limit := c.budget() * gr.norm2
+	if gr.tail2 < limit {
+		return
+	}
+	slices.SortFunc(c.pending, heavierFirst)
+	for _, x := range c.pending {
+		j, _ := slices.BinarySearch(gr.toks, x.t)
+		gr.head[j] = true
+		gr.tail2 -= float64(x.u) * float64(x.u)
+		c.post(x.t, gi)
+		if gr.tail2 < limit {
+			break
+		}
+	}
+}
+
+// reindex puts group gi back in an emptied index: its heaviest words
+// until the rest is short enough.
+func (c *clusterer) reindex(gi int32) {
+	gr := c.groups[gi]
+	c.pending = c.pending[:0]
+	for j, t := range gr.toks {
+		gr.head[j] = false
+		c.pending = append(c.pending, tw{t, gr.w[j]})
+	}
+	gr.tail2 = gr.norm2
+	limit := c.budget() * gr.norm2
+	slices.SortFunc(c.pending, heavierFirst)
+	for _, x := range c.pending {
+		if gr.tail2 < limit {
+			break
+		}
+		j, _ := slices.BinarySearch(gr.toks, x.t)
+		gr.head[j] = true
+		gr.tail2 -= float64(x.u) * float64(x.u)
+		c.post(x.t, gi)
+	}
+}
+
+func (c *clusterer) post(t uint32, gi int32) {
+	if len(c.postings[t]) == 0 {
+		c.touched = append(c.touched, t)
+	}
+	c.postings[t] = append(c.postings[t], gi)
+}
+
+func heavierFirst(a, b tw) int {
+	if c := cmp.Compare(b.u, a.u); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.t, b.t)
 }
 
 // record places the record at window position p (the first pass).
@@ -435,12 +504,14 @@ func (c *clusterer) record(p int32) {
 	}
 	if best < 0 {
 		best = c.newGroup(r.cat)
+		c.live = append(c.live, best)
 	}
 	gr := c.groups[best]
 	c.assign[p] = best
 	gr.n++
 	gr.comms = appendComm(gr.comms, r.comm)
-	c.add(best)
+	slices.SortFunc(c.vec, func(a, b tw) int { return cmp.Compare(a.t, b.t) })
+	c.addTo(best, c.vec)
 }
 
 // merge is the second pass over the groups from index first on (one
@@ -477,32 +548,23 @@ func (c *clusterer) merge(first int) {
 			}
 		}
 		if best < 0 {
-			c.index(gi, gr.toks)
+			c.reindex(gi)
+			c.live = append(c.live, gi)
 			continue
 		}
 		// Merge: the centroid is a sum, so the group's own sums add up.
 		kg := c.groups[best]
+		c.vec = c.vec[:0]
 		for j, t := range gr.toks {
-			u := gr.w[j]
-			i, ok := slices.BinarySearch(kg.toks, t)
-			if ok {
-				old := float64(kg.w[i])
-				kg.w[i] += u
-				nw := float64(kg.w[i])
-				kg.norm2 += nw*nw - old*old
-				continue
-			}
-			kg.toks = slices.Insert(kg.toks, i, t)
-			kg.w = slices.Insert(kg.w, i, u)
-			kg.norm2 += float64(u) * float64(u)
-			c.index(best, []uint32{t})
+			c.vec = append(c.vec, tw{t, gr.w[j]})
 		}
+		c.addTo(best, c.vec)
 		kg.n += gr.n
 		for _, x := range gr.comms {
 			kg.comms = appendComm(kg.comms, x)
 		}
 		c.into[gi] = best
-		gr.toks, gr.w = nil, nil
+		gr.toks, gr.w, gr.head = nil, nil, nil
 	}
 }
 

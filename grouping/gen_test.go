@@ -168,13 +168,15 @@ type history struct {
 	truth    map[string]string
 }
 
-// gen holds the state of one generation.
+// gen holds the state of one generation. Records go to sink when set
+// (the benchmark streams a million of them), else into h.
 type gen struct {
 	rng      *rand.Rand
 	from     time.Time
 	months   int
 	next     int
 	h        *history
+	sink     func(r hotline.NeedRecord, truth string)
 	statuses []hotline.Status
 }
 
@@ -189,8 +191,8 @@ func newGen(seed uint64, from time.Time, months int) *gen {
 	}
 }
 
-// ticket appends one record and returns it for adjustment.
-func (g *gen) ticket(truth, code, committee, desc, resident string, month int) *hotline.NeedRecord {
+// ticket makes one record.
+func (g *gen) ticket(truth, code, committee, desc, resident string, month int) {
 	g.next++
 	id := hotline.TicketIDWithCheck(strconv.Itoa(100000 + g.next))
 	start := g.from.AddDate(0, month, 0)
@@ -222,9 +224,12 @@ func (g *gen) ticket(truth, code, committee, desc, resident string, month int) *
 		}
 		r.ResolvedAt = at.Add(48 * time.Hour)
 	}
+	if g.sink != nil {
+		g.sink(r, truth)
+		return
+	}
 	g.h.records = append(g.h.records, r)
 	g.h.truth[id] = truth
-	return &g.h.records[len(g.h.records)-1]
 }
 
 // needs adds every month's tickets of each need.
@@ -323,7 +328,7 @@ func (g *gen) noise(n int, bank []string, codes, committees []string) {
 	for range n {
 		var b strings.Builder
 		b.WriteString(prefixes[g.rng.IntN(len(prefixes))])
-		for range 3 + g.rng.IntN(3) {
+		for range 5 + g.rng.IntN(4) {
 			b.WriteString(bank[g.rng.IntN(len(bank))])
 			if g.rng.IntN(3) == 0 {
 				b.WriteString("，")
@@ -338,19 +343,18 @@ func (g *gen) noise(n int, bank []string, codes, committees []string) {
 	}
 }
 
-// synthNeeds makes n needs of random key words from bank, for the
-// benchmark: each ticket says two or three of its need's four key words
-// among filler words of its own.
-func synthNeeds(rng *rand.Rand, n int, bank []string, codes, committees []string) []synthNeed {
+// synthNeeds makes n needs of four key words each, for the benchmark: no
+// two needs share a key word (keys holds at least 4n words), so each is a
+// need of its own; a ticket says two or three of its need's keys among
+// filler words.
+func synthNeeds(rng *rand.Rand, n int, keys []string, codes, committees []string) []synthNeed {
 	out := make([]synthNeed, n)
 	for i := range out {
 		s := &out[i]
 		s.name = fmt.Sprintf("synth-%d", i)
 		s.code = codes[rng.IntN(len(codes))]
 		s.committee = committees[rng.IntN(len(committees))]
-		for range 4 {
-			s.keys = append(s.keys, bank[rng.IntN(len(bank))])
-		}
+		s.keys = keys[4*i : 4*i+4]
 	}
 	return out
 }
@@ -360,7 +364,8 @@ type synthNeed struct {
 	keys                  []string
 }
 
-// synth adds k tickets of need s spread over the window.
+// synth adds k tickets of need s spread over the window, with filler
+// words from bank.
 func (g *gen) synth(s synthNeed, k int, bank []string) {
 	for range k {
 		var b strings.Builder
