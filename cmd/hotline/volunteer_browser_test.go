@@ -184,9 +184,13 @@ func TestBrowserVolunteerApprovedAndAssignedFromTheBoard(t *testing.T) {
 	// Withdrawing takes two presses: the first only asks.
 	withdraw := `#vol-assignments li[data-volunteer="` + id + `"] .vol-withdraw`
 	c07.do(t, "committee: withdraw the offer, confirming in place",
-		chromedp.Click(chromedp.CSS(withdraw)),
-		chromedp.Poll[chromedp.Void](`(document.querySelector('`+withdraw+`') || {}).textContent === "确认撤回？"`),
-		chromedp.Click(chromedp.CSS(withdraw)),
+		// Clicked from script: the board redraws the detail when it hears
+		// of the change, and a node chromedp found may be gone by its click.
+		chromedp.Poll[chromedp.Void](`(() => { const b = document.querySelector('`+withdraw+`');
+			if (!b) return false;
+			if (b.textContent === "确认撤回？") return true;
+			b.click(); return false; })()`),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('`+withdraw+`').click()`),
 		chromedp.Poll[chromedp.Void](`(() => { const li = document.querySelector('#vol-assignments li[data-volunteer="`+id+`"]');
 			return !!li && li.dataset.status === "withdrawn" && !li.querySelector(".vol-withdraw"); })()`),
 		chromedp.Poll[chromedp.Void](`((document.getElementById("vol-status") || {}).textContent || "").includes("已撤回")`),
