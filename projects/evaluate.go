@@ -28,6 +28,13 @@ const (
 	spendingSlope = 2.0
 )
 
+// UnitNeedSource streams the need records of the tickets one unit holds
+// (redisstore.TicketStore.ScanUnitNeeds): Evaluate reads the
+// organization's tickets only, not a year of the whole street's.
+type UnitNeedSource interface {
+	ScanUnitNeeds(ctx context.Context, unit string, from, to time.Time, fn func(hotline.NeedRecord) error) error
+}
+
 // Evaluate measures a purchased project on the case study's four
 // dimensions, from the tickets of its purchase period up to now: those of
 // its category, in its committees (all when it names none), held by the
@@ -73,7 +80,13 @@ func (s *Service) Evaluate(ctx context.Context, u *hotline.User, id string) (*ho
 
 	var satSum int
 	if end := minTime(pur.End, now); pur.Start.Before(end) {
-		err := s.Needs.ScanNeeds(ctx, pur.Start, end, func(r hotline.NeedRecord) error {
+		scan := s.Needs.ScanNeeds
+		if u, ok := s.Needs.(UnitNeedSource); ok {
+			scan = func(ctx context.Context, from, to time.Time, fn func(hotline.NeedRecord) error) error {
+				return u.ScanUnitNeeds(ctx, pur.Organization, from, to, fn)
+			}
+		}
+		err := scan(ctx, pur.Start, end, func(r hotline.NeedRecord) error {
 			if !ofProject(p, r) {
 				return nil
 			}

@@ -105,6 +105,13 @@ func TestEvaluate(t *testing.T) {
 			t.Errorf("a note is badly formatted: %s", n)
 		}
 	}
+	// Reading the organization's tickets (its unit index) or the whole
+	// street's gives the same figures.
+	whole := *e.svc
+	whole.Needs = struct{ hotline.NeedSource }{e.tickets}
+	if ev2, err := whole.Evaluate(ctx, admin, p.ID); err != nil || mustJSON(t, ev2) != mustJSON(t, ev) {
+		t.Errorf("over every ticket: %v\n%s\nover the organization's:\n%s", err, mustJSON(t, ev2), mustJSON(t, ev))
+	}
 
 	// Spending ahead of the work costs finance points: 2 per point beyond
 	// progress + 10 (40% + 10% = 50%).

@@ -124,8 +124,25 @@ func (s *TicketStore) ScanNeeds(ctx context.Context, from, to time.Time, fn func
 	return s.scanNeeds(ctx, from, to, needPage, fn)
 }
 
+// ScanUnitNeeds is ScanNeeds over the tickets a unit holds now (its
+// index, idx:unit:<id>), for questions about one unit's work, such as
+// evaluating the project an organization was bought for: it reads that
+// unit's tickets, not the whole street's. Errors: EUNAVAILABLE.
+func (s *TicketStore) ScanUnitNeeds(ctx context.Context, unit string, from, to time.Time, fn func(hotline.NeedRecord) error) error {
+	if unit == "" {
+		return hotline.Errorf(hotline.EINVALID, "no unit given")
+	}
+	return s.scan(ctx, []string{"idx", "unit", unit}, from, to, needPage, fn)
+}
+
 // scanNeeds is ScanNeeds with pages of size ids (tests use tiny pages).
 func (s *TicketStore) scanNeeds(ctx context.Context, from, to time.Time, size int, fn func(hotline.NeedRecord) error) error {
+	return s.scan(ctx, []string{"idx", "created"}, from, to, size, fn)
+}
+
+// scan streams the need records of the tickets in each partition's index
+// named by index (key parts after the partition), created in [from, to).
+func (s *TicketStore) scan(ctx context.Context, index []string, from, to time.Time, size int, fn func(hotline.NeedRecord) error) error {
 	if !from.Before(to) {
 		return nil
 	}
@@ -139,7 +156,7 @@ func (s *TicketStore) scanNeeds(ctx context.Context, from, to time.Time, size in
 	fetchErr := make(chan error, 1)
 	go func() {
 		defer close(pages)
-		fetchErr <- s.fetchNeeds(ctx, from, to, size, salt, pages)
+		fetchErr <- s.fetchNeeds(ctx, index, from, to, size, salt, pages)
 	}()
 	var fnErr error
 	for page := range pages {
@@ -159,16 +176,16 @@ func (s *TicketStore) scanNeeds(ctx context.Context, from, to time.Time, size in
 	return fnErr
 }
 
-// fetchNeeds reads every partition's tickets created in [from, to) and
-// sends them page by page.
-func (s *TicketStore) fetchNeeds(ctx context.Context, from, to time.Time, size int, salt string, out chan<- []hotline.NeedRecord) error {
+// fetchNeeds reads every partition's tickets of index created in [from,
+// to) and sends them page by page.
+func (s *TicketStore) fetchNeeds(ctx context.Context, index []string, from, to time.Time, size int, salt string, out chan<- []hotline.NeedRecord) error {
 	hi := strconv.FormatInt(to.UnixMilli(), 10)
 	for p := range partitions {
 		// The cursor is a score and how many ids of that score were read:
 		// ids created in the same millisecond may straddle two pages.
 		lo, skip := from.UnixMilli(), int64(0)
 		for {
-			zs, err := s.db.client.ZRangeByScoreWithScores(ctx, s.pkey(p, "idx", "created"), &redis.ZRangeBy{
+			zs, err := s.db.client.ZRangeByScoreWithScores(ctx, s.pkey(p, index...), &redis.ZRangeBy{
 				Min: strconv.FormatInt(lo, 10), Max: hi, Offset: skip, Count: int64(size),
 			}).Result()
 			if err != nil {

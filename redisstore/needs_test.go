@@ -246,3 +246,51 @@ func BenchmarkScanNeeds(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "tickets/s")
 }
+
+// A unit's scan reads the tickets that unit holds now, in the window.
+func TestScanUnitNeeds(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		s := redisstore.NewTicketStore(b.db)
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var org []string
+		for i := range 6 {
+			unit := "org-elderly"
+			if i%2 == 1 {
+				unit = "c01"
+			}
+			tk := MustCreateTicket(t, s, &hotline.Ticket{Channel: hotline.ChannelWeb, UnitID: unit, Status: hotline.StatusRouted,
+				CreatedAt: base.Add(time.Duration(i) * time.Hour)}, "")
+			if unit == "org-elderly" {
+				org = append(org, tk.ID)
+			}
+		}
+		MustCreateTicket(t, s, &hotline.Ticket{Channel: hotline.ChannelWeb, UnitID: "org-elderly", CreatedAt: base.Add(-time.Hour)}, "")
+		// One moves from c01 to the organization.
+		var moved string
+		_ = s.ScanNeeds(ctx, base, base.Add(2*time.Hour), func(r hotline.NeedRecord) error {
+			if r.UnitID == "c01" {
+				moved = r.TicketID
+			}
+			return nil
+		})
+		MustUpdateTicket(t, s, moved, func(tk *hotline.Ticket) (*hotline.Event, error) {
+			tk.UnitID = "org-elderly"
+			return &hotline.Event{Type: hotline.EventTicketRouted}, nil
+		})
+		var got []string
+		if err := s.ScanUnitNeeds(ctx, "org-elderly", base, base.Add(24*time.Hour), func(r hotline.NeedRecord) error {
+			got = append(got, r.TicketID)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want := append(org, moved)
+		slices.Sort(got)
+		slices.Sort(want)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("org-elderly's tickets %v, want %v", got, want)
+		}
+		AssertCode(t, s.ScanUnitNeeds(ctx, "", base, base.Add(time.Hour), func(hotline.NeedRecord) error { return nil }), hotline.EINVALID)
+	})
+}
