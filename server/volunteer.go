@@ -43,12 +43,12 @@ type Volunteers interface {
 	MarkLeft(ctx context.Context, u *hotline.User, id string) (*hotline.Volunteer, error)
 	// UpdateProfile replaces a volunteer's profile with p (every field:
 	// one left empty is cleared), checked as the registration form is,
-	// and answers the volunteer after the change. A version other than 0
-	// must still be the stored one, so that a second editor's change is
+	// and answers the volunteer after the change. A p.Version other than
+	// 0 must still be the stored one, so that a second editor's change is
 	// not overwritten unseen. Errors: EFORBIDDEN (social workers and
 	// admins only), EINVALID with fields, ENOTFOUND, ECONFLICT (the phone
 	// is another volunteer's, or the version moved on).
-	UpdateProfile(ctx context.Context, u *hotline.User, id string, version int64, p volunteers.Profile) (*hotline.Volunteer, error)
+	UpdateProfile(ctx context.Context, u *hotline.User, id string, p volunteers.Profile) (*hotline.Volunteer, error)
 
 	// Import reads a CSV of volunteers and reports every row refused;
 	// Export writes the registry (what u may see, filtered) as CSV.
@@ -131,36 +131,6 @@ func (vs *volunteerService) VolunteerTickets(ctx context.Context, u *hotline.Use
 		ids = append(ids, a.TicketID)
 	}
 	return ids, nil
-}
-
-// UpdateProfile is volunteers.Service.UpdateProfile, with the version
-// checked inside the store's change, where it is checked against the very
-// copy the store then writes (UpdateVolunteer retries on a concurrent
-// write, so a check before the call would race): the registry runs on a
-// copy of itself whose store wraps the change.
-func (vs *volunteerService) UpdateProfile(ctx context.Context, u *hotline.User, id string, version int64, p volunteers.Profile) (*hotline.Volunteer, error) {
-	if version == 0 {
-		return vs.Service.UpdateProfile(ctx, u, id, p)
-	}
-	reg := *vs.Service // its fields are dependencies, set once: a copy shares them
-	reg.Store = versionedVolunteers{reg.Store, version}
-	return reg.UpdateProfile(ctx, u, id, p)
-}
-
-// versionedVolunteers is a volunteer store whose updates apply only while
-// the stored version is still version.
-type versionedVolunteers struct {
-	hotline.VolunteerStore
-	version int64
-}
-
-func (s versionedVolunteers) UpdateVolunteer(ctx context.Context, id string, change hotline.VolunteerChange) (*hotline.Volunteer, error) {
-	return s.VolunteerStore.UpdateVolunteer(ctx, id, func(v *hotline.Volunteer) error {
-		if v.Version != s.version {
-			return hotline.Errorf(hotline.ECONFLICT, "volunteer %s was changed by someone else meanwhile; reload and try again", v.ID)
-		}
-		return change(v)
-	})
 }
 
 func (s *Server) registerVolunteerRoutes() {
@@ -329,15 +299,14 @@ func (s *Server) handleVolunteerUpdate(w http.ResponseWriter, r *http.Request) {
 	} else {
 		p.MaxTasks = int(min(n, math.MaxInt32)) // the registry bounds it
 	}
-	version := wholeField(m, "version", fe)
-	if version < 0 {
+	if p.Version = wholeField(m, "version", fe); p.Version < 0 {
 		fe.Add("version", "must be the version the volunteer was read at, like 3")
 	}
 	if err := fe.Err(); err != nil {
 		Error(w, r, err)
 		return
 	}
-	v, err := vs.UpdateProfile(r.Context(), u, r.PathValue("id"), version, p)
+	v, err := vs.UpdateProfile(r.Context(), u, r.PathValue("id"), p)
 	if err != nil {
 		Error(w, r, err)
 		return

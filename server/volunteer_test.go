@@ -171,7 +171,7 @@ func (f *fakeVolunteers) MarkLeft(_ context.Context, u *hotline.User, id string)
 	})
 }
 
-func (f *fakeVolunteers) UpdateProfile(_ context.Context, u *hotline.User, id string, version int64, p volunteers.Profile) (*hotline.Volunteer, error) {
+func (f *fakeVolunteers) UpdateProfile(_ context.Context, u *hotline.User, id string, p volunteers.Profile) (*hotline.Volunteer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !reviewer(u) {
@@ -181,7 +181,7 @@ func (f *fakeVolunteers) UpdateProfile(_ context.Context, u *hotline.User, id st
 	if !ok {
 		return nil, hotline.Errorf(hotline.ENOTFOUND, "no such volunteer")
 	}
-	if version != 0 && version != v.Version {
+	if p.Version != 0 && p.Version != v.Version {
 		return nil, hotline.Errorf(hotline.ECONFLICT, "volunteer %s was changed by someone else meanwhile; reload and try again", id)
 	}
 	fe := hotline.FieldErrors{}

@@ -216,6 +216,10 @@ type Profile struct {
 	Classification string `json:"classification,omitempty"`
 	MaxTasks       int    `json:"max_tasks,omitempty"`
 	Notes          string `json:"notes,omitempty"`
+	// Version, when not 0, must still be the stored version: an editor
+	// sends the version they read, so that a second editor's change is
+	// not overwritten unseen (ECONFLICT).
+	Version int64 `json:"version,omitempty"`
 }
 
 // Field limits.
@@ -520,13 +524,19 @@ func (s *Service) MarkLeft(ctx context.Context, u *hotline.User, id string) (*ho
 
 // UpdateProfile replaces a volunteer's profile (every field of p), checked
 // as the form is. Errors: EFORBIDDEN, EINVALID, ENOTFOUND, ECONFLICT (the
-// phone is another volunteer's).
+// phone is another volunteer's, or p.Version moved on).
 func (s *Service) UpdateProfile(ctx context.Context, u *hotline.User, id string, p Profile) (*hotline.Volunteer, error) {
 	if !CanManage(u) {
 		return nil, hotline.Errorf(hotline.EFORBIDDEN, "only social workers and administrators can edit volunteers")
 	}
 	now := s.now().UTC()
 	return s.Store.UpdateVolunteer(ctx, id, func(v *hotline.Volunteer) error {
+		// Checked here, on the very copy the store then writes: the store
+		// retries on a concurrent write, so a check before the call would
+		// race.
+		if p.Version != 0 && v.Version != p.Version {
+			return hotline.Errorf(hotline.ECONFLICT, "volunteer %s was changed by someone else meanwhile; reload and try again", v.ID)
+		}
 		fe := hotline.FieldErrors{}
 		s.apply(v, p, true, fe)
 		if err := fe.Err(); err != nil {

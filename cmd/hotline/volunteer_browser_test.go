@@ -305,7 +305,7 @@ func TestBrowserVolunteerProfileEdit(t *testing.T) {
 	// the version it read, so its next save is refused, not applied.
 	other := volunteers.Profile{RegistrationForm: volunteers.RegistrationForm{Name: "陈志远", Phone: "13900139000", Committee: "c07",
 		Languages: []string{"zh"}}, Notes: "另一位社工的修改"}
-	if _, err := vs.UpdateProfile(ctx, admin, v.ID, 0, other); err != nil {
+	if _, err := vs.UpdateProfile(ctx, admin, v.ID, other); err != nil {
 		t.Fatal(err)
 	}
 	sw.do(t, "social worker: a save over someone else's change is refused",
