@@ -131,7 +131,11 @@ func (j *Job) Run(ctx context.Context, trigger string, since time.Duration, prog
 		g.Add(r)
 		read++
 		if progress != nil && read%progressEvery == 0 {
-			progress(read, max(total, read))
+			t := total
+			if t >= 0 {
+				t = max(t, read) // a ticket created since the count
+			}
+			progress(read, t)
 		}
 		return nil
 	})

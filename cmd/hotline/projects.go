@@ -28,6 +28,14 @@ import (
 // again just after the first finished.
 const recentRun = 30 * time.Minute
 
+// The Redis stores are what the projects package asks for.
+var (
+	_ projects.Locker         = (*redisstore.Locker)(nil)
+	_ projects.RecordReader   = (*redisstore.TicketStore)(nil)
+	_ projects.NeedCounter    = (*redisstore.TicketStore)(nil)
+	_ projects.UnitNeedSource = (*redisstore.TicketStore)(nil)
+)
+
 // groupingOptions are the grouping keys of the configuration.
 func groupingOptions(c config.Projects) grouping.Options {
 	return grouping.Options{Similarity: c.Similarity, NeighbourMetres: c.NeighbourMetres, MinMonths: c.MinMonths,
