@@ -72,8 +72,10 @@ func generate(size benchSize, sink func(r hotline.NeedRecord, truth string)) (in
 // It reports the seconds of grouping (Add for every record, then Result;
 // the generator's own time, measured by a run of its own, is taken off),
 // records per second, the peak of the heap in use while grouping (sampled
-// every 20 ms, the segmenter's dictionary included), and the precision
-// and recall of the drafts against the generator's truth.
+// every 20 ms, the segmenter's dictionary included), the precision and
+// recall of the drafts against the generator's truth, and how many drafts
+// are made mostly of one-off tickets. GROUPING_SIM=0.3 in the environment
+// runs it at another Options.Similarity.
 func BenchmarkGroup1M(b *testing.B) {
 	dir := MustDirectory(b)
 
@@ -206,10 +208,21 @@ func benchScores(truth []int32, res grouping.Result) (precision, recall float64,
 	return both / max(fp, 1), both / max(tp, 1), oneOff
 }
 
+// benchOptions are the defaults, or the similarity of $GROUPING_SIM.
 func benchOptions() grouping.Options {
 	var o grouping.Options
 	if s := os.Getenv("GROUPING_SIM"); s != "" {
 		o.Similarity, _ = strconv.ParseFloat(s, 64)
 	}
 	return o
+}
+
+// BenchmarkTokens cuts the descriptions of the hand-written needs.
+func BenchmarkTokens(b *testing.B) {
+	h := MustHandHistory(b, 1)
+	grouping.Tokens("预热") // load the dictionary outside the timing
+	b.ResetTimer()
+	for i := range b.N {
+		grouping.Tokens(h.records[i%len(h.records)].Description)
+	}
 }

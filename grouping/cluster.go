@@ -38,9 +38,9 @@ type Result struct {
 // in word order so that nothing depends on the order of Add.
 type window struct {
 	from, to time.Time
-	base     int // monthNumber(from)
-	months   int // months in the window, the first and last partial ones included
-	recs     []int32
+	base     int      // monthNumber(from)
+	months   int      // months in the window, the first and last partial ones included
+	recs     []int32  // indexes into Grouper.recs
 	toks     []uint32 // words of recs[i] are toks[off[i]:off[i+1]], sorted
 	off      []uint32
 	words    []string        // canonical word id → word
@@ -81,8 +81,10 @@ type group struct {
 
 // Result clusters the records created in [from, to) and builds a draft per
 // recurring group, matched to the previous projects (every status) for
-// continuity. It leaves the grouper as it was, so it may be called again.
+// continuity. It does not change what the grouper holds: it may be called
+// again, after more Adds or for another window.
 func (g *Grouper) Result(from, to time.Time, previous []*hotline.Project) Result {
+	g.sync()
 	w := g.window(from, to)
 	groups, assign := g.cluster(w)
 	res := Result{Tickets: len(w.recs), Groups: len(groups)}
@@ -107,7 +109,7 @@ func (g *Grouper) window(from, to time.Time) *window {
 		}
 	}
 
-	// Canonical word ids: the rank of the word among the words in use.
+	// Canonical word ids: the rank of the word among all the words seen.
 	order := make([]uint32, len(g.vocab))
 	for i := range order {
 		order[i] = uint32(i)
@@ -122,6 +124,7 @@ func (g *Grouper) window(from, to time.Time) *window {
 
 	df := make([]int32, len(g.vocab))
 	w.off = make([]uint32, 1, len(w.recs)+1)
+	w.toks = make([]uint32, 0, len(g.toks))
 	for _, ri := range w.recs {
 		r := &g.recs[ri]
 		start := len(w.toks)

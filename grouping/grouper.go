@@ -2,7 +2,9 @@ package grouping
 
 import (
 	"hash/fnv"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/caojiadu/hotline"
@@ -113,7 +115,6 @@ const (
 type Grouper struct {
 	dir  hotline.Directory
 	opts Options
-	tok  tokenizer
 
 	words map[string]uint32 // interned words
 	vocab []string          // word id → word
@@ -126,9 +127,12 @@ type Grouper struct {
 	toks []uint32
 	ids  []byte
 
-	ex      examples
-	scratch []string
-	ids32   []uint32
+	ex    examples
+	ids32 []uint32
+
+	// Records in batches (see Add): cur is filling, inflight being cut,
+	// spare the buffers of the last batch kept.
+	cur, inflight, spare *batch
 
 	exhaustive bool // see clusterer
 }
@@ -151,10 +155,57 @@ func New(dir hotline.Directory, opts Options) *Grouper {
 // ticket (MergedInto set) and a missed call (category callback) are not
 // kept: the incident counts once, as the ticket it was merged into, and a
 // missed call says nothing about a need.
+//
+// Cutting descriptions into words is most of Add's work, so records are
+// taken in batches: while the caller reads the next batch, the last one
+// is cut on every processor (see batch). The records are kept in the
+// order they were added, as if one by one.
 func (g *Grouper) Add(r hotline.NeedRecord) {
 	if r.MergedInto != "" || r.ServiceCode == callbackCode {
 		return
 	}
+	if g.cur == nil {
+		g.cur = g.newBatch()
+	}
+	g.cur.recs = append(g.cur.recs, r)
+	if len(g.cur.recs) == batchSize {
+		g.finish()
+		g.cur.start(g.dir)
+		g.inflight, g.cur = g.cur, g.spare
+		g.spare = nil
+	}
+}
+
+// sync keeps every record added so far.
+func (g *Grouper) sync() {
+	g.finish()
+	if g.cur != nil && len(g.cur.recs) > 0 {
+		g.cur.start(g.dir)
+		g.inflight, g.cur = g.cur, nil
+		g.finish()
+	}
+}
+
+// finish waits for the batch being cut, if any, and keeps its records.
+func (g *Grouper) finish() {
+	b := g.inflight
+	if b == nil {
+		return
+	}
+	b.wait.Wait()
+	for i := range b.recs {
+		g.keep(&b.recs[i], b.committees[i], b.words[i])
+	}
+	b.recs = b.recs[:0]
+	g.inflight, g.spare = nil, b
+}
+
+func (g *Grouper) newBatch() *batch {
+	return &batch{recs: make([]hotline.NeedRecord, 0, batchSize)}
+}
+
+// keep stores one record with its committee (resolved) and words.
+func (g *Grouper) keep(r *hotline.NeedRecord, committee string, words []string) {
 	rec := record{created: r.CreatedAt.UnixNano()}
 
 	cat, ok := g.cats[r.ServiceCode]
@@ -165,12 +216,6 @@ func (g *Grouper) Add(r hotline.NeedRecord) {
 	}
 	rec.cat = cat
 
-	committee := r.Committee
-	if committee == "" && (r.Lat != 0 || r.Long != 0) && g.dir != nil {
-		if u, ok := g.dir.Network().CommitteeAt(r.Lat, r.Long); ok {
-			committee = u.ID
-		}
-	}
 	comm, ok := g.comms[committee]
 	if !ok {
 		comm = uint16(len(g.comN))
@@ -202,9 +247,8 @@ func (g *Grouper) Add(r hotline.NeedRecord) {
 	rec.idOff, rec.idLen = uint32(len(g.ids)), uint8(len(id))
 	g.ids = append(g.ids, id...)
 
-	g.scratch = g.tok.tokens(r.Description, g.scratch[:0])
 	g.ids32 = g.ids32[:0]
-	for _, w := range g.scratch {
+	for _, w := range words {
 		wid, ok := g.words[w]
 		if !ok {
 			wid = uint32(len(g.vocab))
@@ -223,6 +267,52 @@ func (g *Grouper) Add(r hotline.NeedRecord) {
 	idx := int32(len(g.recs))
 	g.recs = append(g.recs, rec)
 	g.ex.offer(idx, cat, g.ids32, hash64(r.TicketID), r.Description)
+}
+
+// batchSize is how many records are cut into words together.
+const batchSize = 1024
+
+// batch is records whose descriptions are being cut into words (and whose
+// committee is being found from their point, when they have none) by one
+// goroutine per processor, each with its own tokenizer; the segmenter is
+// only read once loaded.
+type batch struct {
+	recs       []hotline.NeedRecord
+	committees []string
+	words      [][]string
+	toks       []tokenizer
+	wait       sync.WaitGroup
+}
+
+func (b *batch) start(dir hotline.Directory) {
+	n := len(b.recs)
+	b.committees = slices.Grow(b.committees[:0], n)[:n]
+	b.words = slices.Grow(b.words[:0], n)[:n]
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if len(b.toks) < workers {
+		b.toks = make([]tokenizer, workers)
+	}
+	var net *hotline.Network
+	if dir != nil {
+		net = dir.Network()
+	}
+	for w := range workers {
+		b.wait.Add(1)
+		go func() {
+			defer b.wait.Done()
+			t := &b.toks[w]
+			for i := w * n / workers; i < (w+1)*n/workers; i++ {
+				r := &b.recs[i]
+				b.committees[i] = r.Committee
+				if r.Committee == "" && (r.Lat != 0 || r.Long != 0) {
+					if u, ok := net.CommitteeAt(r.Lat, r.Long); ok {
+						b.committees[i] = u.ID
+					}
+				}
+				b.words[i] = t.tokens(r.Description, b.words[i][:0])
+			}
+		}()
+	}
 }
 
 func (g *Grouper) ticketID(r *record) string {

@@ -263,6 +263,23 @@ func TestResult_Recurring(t *testing.T) {
 	}
 }
 
+func TestResult_WithoutDirectory(t *testing.T) {
+	// No network, no catalogue: committees are their ids and neighbour
+	// only themselves, categories are their codes.
+	var s scenario
+	for m := range 3 {
+		s.add("facilities", "c01", liftWords[m], "a", m, 2)
+		s.add("facilities", "c02", liftWords[m], "b", m, 2)
+	}
+	res := MustGroup(t, nil, grouping.Options{}, s.history(), nil)
+	if len(res.Drafts) != 2 {
+		t.Fatalf("%d drafts, want one for each committee", len(res.Drafts))
+	}
+	if d := res.Drafts[0]; !strings.HasPrefix(d.TitleZH, "c01片区facilities服务项目") {
+		t.Errorf("title %q", d.TitleZH)
+	}
+}
+
 func TestResult_MergedDuplicatesCountOnce(t *testing.T) {
 	dir := MustDirectory(t)
 	var s scenario

@@ -99,7 +99,7 @@ have has had to of in on at for from with by and or but not no nor please can co
 those there here what when where which who whom how why very so just also again still since ago day days week weeks month months time times
 hello hi thanks thank help need needs want wants someone somebody some any get gets got into out up down about over after before because if
 then than as all every lot lots really one two three sir mum mom dad mother father wife husband son daughter neighbour
-neighbor our it's don't doesn't can't isn't there's come came go goes going make made see seen ask asking call calling`)
+neighbor our it's don't doesn't can't cannot won't isn't aren't wasn't there's come came go goes going make made see seen ask asking call calling`)
 
 func words(s string) map[string]bool {
 	m := map[string]bool{}
@@ -112,16 +112,21 @@ func words(s string) map[string]bool {
 // titles are the forms of address that follow a surname: 王阿姨, 张师傅.
 var titles = []string{"阿姨", "师傅", "老师", "先生", "女士", "大爷", "大妈", "奶奶", "爷爷", "阿婆", "老伯", "同志", "小姐", "老太", "阿姐"}
 
-// isTitleWord reports whether w is a surname plus a title (张师傅, 李先生),
-// a word of the dictionary that would otherwise make a person a topic.
+// isTitleWord reports whether w is a surname plus a title (张师傅, 李先生,
+// 欧阳阿姨), a word of the dictionary that would otherwise make a person
+// a topic.
 func isTitleWord(w string) bool {
-	for _, t := range titles {
-		if strings.HasSuffix(w, t) && utf8.RuneCountInString(w) <= utf8.RuneCountInString(t)+2 {
-			return true
-		}
-	}
-	return false
+	// Every title is two characters (6 bytes); the surname one or two.
+	return (len(w) == 9 || len(w) == 12) && titleSet[w[len(w)-6:]]
 }
+
+var titleSet = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range titles {
+		m[t] = true
+	}
+	return m
+}()
 
 var (
 	zhCanon map[string][]string // Chinese form → concept words
@@ -181,9 +186,10 @@ func segmenter() (*gse.Segmenter, error) {
 	return &seg, segErr
 }
 
-// Tokens returns the words of a description used for similarity, in the
-// order they first appear, each once (a word's weight does not grow with
-// repetition: "坏了坏了" is no more about breakage than "坏了").
+// Tokens returns the words of a description used for similarity, each
+// once (a word's weight does not grow with repetition: "坏了坏了" is no
+// more about breakage than "坏了"): the Chinese words in the order they
+// appear, then the English ones.
 func Tokens(text string) []string {
 	var t tokenizer
 	return t.tokens(text, nil)
@@ -191,9 +197,21 @@ func Tokens(text string) []string {
 
 // tokenizer holds scratch space reused across descriptions.
 type tokenizer struct {
-	buf  []byte
-	en   []string
-	seen map[string]bool
+	han    []byte   // the Chinese runs, joined by "，"
+	buf    []byte   // the English word being read
+	en     []string // the English phrase being read
+	out    []string
+	enDone []string // English words of ended phrases
+	seen   map[string]bool
+}
+
+func (t *tokenizer) add(ws ...string) {
+	for _, w := range ws {
+		if !t.seen[w] {
+			t.seen[w] = true
+			t.out = append(t.out, w)
+		}
+	}
 }
 
 // tokens appends the words of text to out.
@@ -202,108 +220,106 @@ func (t *tokenizer) tokens(text string, out []string) []string {
 		t.seen = map[string]bool{}
 	}
 	clear(t.seen)
-	add := func(ws ...string) {
-		for _, w := range ws {
-			if !t.seen[w] {
-				t.seen[w] = true
-				out = append(out, w)
-			}
-		}
-	}
-	// Split into runs of Han characters and of Latin letters; anything
-	// else (digits, punctuation, spaces) ends a run.
-	const (
-		none = iota
-		han
-		latin
-	)
-	kind := none
-	t.buf = t.buf[:0]
-	t.en = t.en[:0]
-	flush := func() {
-		switch kind {
-		case han:
-			for _, w := range t.cutHan(string(t.buf)) {
-				add(w...)
-			}
-		case latin:
-			t.en = append(t.en, stem(string(t.buf)))
-		}
-		t.buf = t.buf[:0]
-		kind = none
-	}
-	flushEN := func() {
-		for _, w := range englishWords(t.en) {
-			add(w...)
-		}
-		t.en = t.en[:0]
-	}
+	t.out = out
+	t.han, t.buf, t.en = t.han[:0], t.buf[:0], t.en[:0]
+	// Runs of Han characters are gathered and cut in one call; runs of
+	// Latin letters are English words, and a space or hyphen between two
+	// keeps them one phrase ("not working"). Anything else (digits,
+	// punctuation) only separates.
+	inHan := false
 	for _, r := range text {
 		r = halfWidth(r)
 		switch {
-		case unicode.Is(unicode.Han, r):
-			if kind == latin {
-				flush()
-				flushEN()
+		case r >= 0x2E80 && unicode.Is(unicode.Han, r): // 0x2E80: the first Han range
+			if len(t.buf) > 0 {
+				t.word()
 			}
-			kind = han
-			t.buf = utf8.AppendRune(t.buf, r)
+			t.phrase()
+			if !inHan && len(t.han) > 0 {
+				t.han = append(t.han, "，"...)
+			}
+			inHan = true
+			t.han = utf8.AppendRune(t.han, r)
 		case r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '\''):
-			if kind == han {
-				flush()
-			}
-			kind = latin
+			inHan = false
 			if r >= 'A' && r <= 'Z' {
 				r += 'a' - 'A'
 			}
 			t.buf = append(t.buf, byte(r))
 		default:
-			// A space or hyphen keeps an English phrase together ("not
-			// working"); other separators end it.
-			wasLatin := kind == latin
-			flush()
-			if !(wasLatin && (r == ' ' || r == '-')) {
-				flushEN()
+			inHan = false
+			wasWord := len(t.buf) > 0
+			if wasWord {
+				t.word()
+			}
+			if !(wasWord && (r == ' ' || r == '-')) {
+				t.phrase()
 			}
 		}
 	}
-	flush()
-	flushEN()
-	return out
+	if len(t.buf) > 0 {
+		t.word()
+	}
+	t.phrase()
+	t.cutHan()
+	return t.out
 }
 
-// cutHan cuts a run of Chinese characters into concept words.
-func (t *tokenizer) cutHan(run string) [][]string {
+// word ends an English word.
+func (t *tokenizer) word() {
+	t.en = append(t.en, stem(string(t.buf)))
+	t.buf = t.buf[:0]
+}
+
+// phrase ends an English phrase: its words are added after the Chinese
+// ones (see tokens), so they wait in enDone.
+func (t *tokenizer) phrase() {
+	if len(t.en) == 0 {
+		return
+	}
+	for _, w := range englishWords(t.en) {
+		t.enDone = append(t.enDone, w...)
+	}
+	t.en = t.en[:0]
+}
+
+// cutHan cuts the gathered Chinese into concept words.
+func (t *tokenizer) cutHan() {
+	defer func() {
+		t.add(t.enDone...)
+		t.enDone = t.enDone[:0]
+	}()
+	if len(t.han) == 0 {
+		return
+	}
 	s, err := segmenter()
 	if err != nil {
-		// Without a dictionary every character stands alone: a poorer
-		// but still deterministic comparison.
-		var out [][]string
-		for _, r := range run {
-			if w := string(r); strings.ContainsRune(meaningfulChars, r) {
-				out = append(out, []string{w})
+		// Without a dictionary every meaningful character stands alone: a
+		// poorer but still deterministic comparison.
+		for _, r := range string(t.han) {
+			if strings.ContainsRune(meaningfulChars, r) {
+				t.add(string(r))
 			}
 		}
-		return out
+		return
 	}
-	var out [][]string
-	for _, w := range s.Cut(run) {
+	for _, w := range s.Cut(string(t.han)) {
 		if c, ok := zhCanon[w]; ok {
-			out = append(out, c)
+			t.add(c...)
+			continue
+		}
+		if len(w) <= 3 { // one character (or the "，" between runs)
+			r, _ := utf8.DecodeRuneInString(w)
+			if strings.ContainsRune(meaningfulChars, r) {
+				t.add(w)
+			}
 			continue
 		}
 		if zhStop[w] || isTitleWord(w) {
 			continue
 		}
-		if utf8.RuneCountInString(w) == 1 {
-			r, _ := utf8.DecodeRuneInString(w)
-			if !strings.ContainsRune(meaningfulChars, r) {
-				continue
-			}
-		}
-		out = append(out, []string{w})
+		t.add(w)
 	}
-	return out
 }
 
 // englishWords turns a phrase of stemmed English words into concept words:
