@@ -35,11 +35,11 @@ import (
 const trendBand = 0.15
 
 func (g *Grouper) continuity(res *Result, drafts []*draft, previous []*hotline.Project) {
+	// A project without an id was never stored; it cannot be continued.
+	previous = slices.DeleteFunc(slices.Clone(previous), func(p *hotline.Project) bool { return p == nil || p.ID == "" })
 	byID := map[string]*hotline.Project{}
 	for _, p := range previous {
-		if p != nil {
-			byID[p.ID] = p
-		}
+		byID[p.ID] = p
 	}
 	// owner follows MergedInto to the project that holds a merged one's
 	// tickets; a chain that leaves the list (or loops) stops where it can.
@@ -64,9 +64,6 @@ func (g *Grouper) continuity(res *Result, drafts []*draft, previous []*hotline.P
 	}
 	var pairs []pair
 	for _, p := range previous {
-		if p == nil {
-			continue
-		}
 		o := owner(p).ID
 		for _, t := range p.Evidence.TicketIDs {
 			pairs = append(pairs, pair{t, o})
@@ -147,7 +144,7 @@ func (g *Grouper) continuity(res *Result, drafts []*draft, previous []*hotline.P
 		}
 	}
 	for _, p := range previous {
-		if p == nil || p.Status != hotline.ProjectDraft {
+		if p.Status != hotline.ProjectDraft {
 			continue
 		}
 		if _, ok := matchedBy[p.ID]; !ok {

@@ -2,6 +2,7 @@ package grouping
 
 import (
 	"hash/fnv"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -217,6 +218,10 @@ func (g *Grouper) keep(r *hotline.NeedRecord, committee string, words []string) 
 	rec.cat = cat
 
 	comm, ok := g.comms[committee]
+	if !ok && len(g.comN) > math.MaxUint16 {
+		// More committees than a city has: the rest count as unknown.
+		comm, ok = 0, true
+	}
 	if !ok {
 		comm = uint16(len(g.comN))
 		g.comms[committee] = comm
