@@ -186,7 +186,7 @@ func Default() Config {
 		Twilio:   Twilio{VoiceHours: "daily 08:00-20:00", VoiceZH: "Polly.Zhiyu", VoiceEN: "Polly.Joanna", Simulator: "auto"},
 		Dispatch: dispatch.DefaultConfig(),
 		Projects: Projects{Enabled: true, Schedule: "0 2 * * *", Window: Window{365 * 24 * time.Hour},
-			Similarity: 0.30, NeighbourMetres: 1500, MinMonths: 3, MinResidents: 5, MinTickets: 3, CostPerPersonTime: 16.5},
+			Similarity: 0.25, NeighbourMetres: 1500, MinMonths: 3, MinResidents: 5, MinTickets: 3, CostPerPersonTime: 16.5},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
@@ -312,7 +312,7 @@ func (p Projects) validate(fe hotline.FieldErrors) {
 		fe.Add("projects.window", "must be at least 1d; the job groups needs that recur over months (365d reads a year)")
 	}
 	if !(p.Similarity > 0 && p.Similarity <= 1) {
-		fe.Add("projects.similarity", "must be more than 0 and at most 1 (0.30: lower joins more different texts into one need)")
+		fe.Add("projects.similarity", "must be more than 0 and at most 1 (0.25: lower joins more different texts into one need)")
 	}
 	if !(p.NeighbourMetres >= 0) {
 		fe.Add("projects.neighbour_metres", "must not be negative (metres between committee offices; 0 keeps committees apart)")
