@@ -109,6 +109,17 @@ func TestGroupCommandWritesDrafts(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--since") {
 		t.Fatalf("a bad --since: %v", err)
 	}
+
+	// While a replica runs the job, the command says so and does nothing.
+	unlock, ok, err := redisstore.NewLocker(m.store.DB).Lock(context.Background(), "grouping", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("take the job's lock: %v %v", ok, err)
+	}
+	defer unlock()
+	err = run(context.Background(), []string{"group", "--data", dir}, nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "another replica is running the grouping job") {
+		t.Fatalf("group while another runs: %v", err)
+	}
 }
 
 // The scheduler's run records a cron run, and a second one moments later
