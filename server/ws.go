@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -290,10 +291,17 @@ func (c *client) readPump(h *hub) {
 		return c.conn.SetReadDeadline(time.Now().Add(pongWait))
 	})
 	for {
-		// NextReader skips what is left of the previous message, so a
-		// board's chatter is discarded without being buffered.
-		if _, _, err := c.conn.NextReader(); err != nil {
+		// Each message is read to its end and discarded, never buffered.
+		// Reading it through is what enforces the read limit: gorilla
+		// counts a message's length across its frames only while its
+		// reader is read, and NextReader alone would skip the frames of
+		// a fragmented message one by one, however many there are.
+		_, r, err := c.conn.NextReader()
+		if err != nil {
 			return
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return // past wsReadLimit: gorilla has sent close 1009
 		}
 	}
 }
