@@ -84,6 +84,9 @@ type Server struct {
 	Volunteers Volunteers
 	// Projects is the needs projects (project.go); nil answers 503 there.
 	Projects Projects
+	// Audit records every disclosure of a resident's personal details in
+	// full (audit.go); nil refuses such disclosures with 503.
+	Audit hotline.AuditLog
 
 	// Feed is what GET /ws follows for live boards; nil answers 503 there.
 	Feed hotline.Feed
@@ -158,6 +161,7 @@ func (s *Server) init() {
 		s.registerDispatchRoutes()
 		s.registerVolunteerRoutes()
 		s.registerProjectRoutes()
+		s.registerAuditRoutes()
 		if s.Open311 != nil {
 			s.mux.Handle("/open311/v2/", s.Open311)
 		}
