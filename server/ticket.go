@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -237,12 +238,17 @@ func (s *Server) residentView(ctx context.Context, t *hotline.Ticket, full bool)
 	return v, nil
 }
 
-// staffTicket is the Ticket JSON with the phone masked and the names of
-// its service and unit (docs/API.md, StaffTicket). Staff call the
-// resident back through the desk phone, which shows the full number; the
-// board and its screenshots never do.
+// staffTicket is the Ticket JSON with the resident's phone, address and
+// e-mail masked, its recording left out, and the names of its service and
+// unit (docs/API.md, StaffTicket). The board, the lists and their
+// screenshots never show a resident's details in full; whoever needs them
+// asks GET /api/v1/tickets/{id}/contact, which records that they did
+// (audit.go).
 type staffTicket struct {
 	hotline.Ticket
+	// HasMedia says the ticket has a recording or a photo (media_url is
+	// left out: the URL is the recording).
+	HasMedia      bool   `json:"has_media,omitempty"`
 	ServiceNameZH string `json:"service_name_zh"`
 	ServiceNameEN string `json:"service_name_en"`
 	UnitNameZH    string `json:"unit_name_zh"`
@@ -250,10 +256,13 @@ type staffTicket struct {
 }
 
 func (s *Server) staffView(t *hotline.Ticket) *staffTicket {
-	v := &staffTicket{Ticket: *t}
+	v := &staffTicket{Ticket: *t, HasMedia: t.MediaURL != ""}
 	if v.Contact.Phone != "" {
 		v.Contact.Phone = hotline.MaskPhone(v.Contact.Phone)
 	}
+	v.Contact.Email = hotline.MaskEmail(v.Contact.Email)
+	v.Location.Address = hotline.MaskAddress(v.Location.Address)
+	v.MediaURL = ""
 	if c, ok := s.Directory.Catalogue().Find(t.ServiceCode); ok {
 		v.ServiceNameZH, v.ServiceNameEN = c.NameZH, c.NameEN
 	}
@@ -388,23 +397,38 @@ func parsePage(q url.Values, limit int, fe hotline.FieldErrors) (offset, lim int
 	return offset, lim
 }
 
+//
+// Years outside [minQueryYear, maxQueryYear] are refused: no ticket is
+// there, and near the ends of what RFC 3339 can write (years 0 to 9999) a
+// day added for "to", a default period taken off or a shift to UTC would
+// make a time that the answer's JSON cannot hold.
 func parseTime(v string, end bool, field string, fe hotline.FieldErrors) time.Time {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}
 	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t
-	}
-	if d, err := time.ParseInLocation(time.DateOnly, v, shanghai); err == nil {
-		if end {
-			d = d.AddDate(0, 0, 1) // the filter's To is exclusive
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		if t, err = time.ParseInLocation(time.DateOnly, v, shanghai); err == nil && end {
+			t = t.AddDate(0, 0, 1) // the filter's To is exclusive
 		}
-		return d
 	}
-	fe.Add(field, "use a date like 2025-03-01 or a time like 2025-03-01T08:00:00Z")
-	return time.Time{}
+	if err != nil {
+		fe.Add(field, "use a date like 2025-03-01 or a time like 2025-03-01T08:00:00Z")
+		return time.Time{}
+	}
+	if y := t.UTC().Year(); y < minQueryYear || y > maxQueryYear {
+		fe.Add(field, fmt.Sprintf("use a date from %d to %d", minQueryYear, maxQueryYear))
+		return time.Time{}
+	}
+	return t
 }
+
+// The years a query's dates may name (parseTime).
+const (
+	minQueryYear = 1970
+	maxQueryYear = 2999
+)
 
 // maxVisibleScan bounds how many tickets one query of a merged list may
 // read, so one request cannot make the store walk everything it holds.
