@@ -22,6 +22,10 @@ const (
 	EventTicketUpdated = "ticket.updated"
 	EventTicketRated   = "ticket.rated"
 	EventTicketOverdue = "ticket.overdue"
+	// EventTicketErased records that the resident's personal details were
+	// erased from a finished ticket after the retention period, and from
+	// its history's notes (docs/RETENTION.md).
+	EventTicketErased = "ticket.erased"
 )
 
 // Event records one change to a ticket. Events are appended to the ticket's

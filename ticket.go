@@ -176,6 +176,10 @@ type Ticket struct {
 	AcceptedAt time.Time `json:"accepted_at,omitzero"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 	ClosedAt   time.Time `json:"closed_at,omitzero"`
+	// ErasedAt is when the resident's personal details were last erased
+	// from the finished ticket, once the retention period had passed
+	// (docs/RETENTION.md); zero while they are held.
+	ErasedAt time.Time `json:"erased_at,omitzero"`
 
 	// Satisfaction is the resident's rating 1..5, 0 when not rated.
 	Satisfaction int `json:"satisfaction,omitempty"`
