@@ -85,6 +85,11 @@ type Tasker struct {
 	Outbox hotline.Outbox
 	// Sessions records which numbers await an answer (AwaitKey).
 	Sessions hotline.PhoneSessions
+	// Audit records the resident's details texted to a volunteer who
+	// accepts a task, before the text is queued (a disclosure, as a full
+	// read on the board is). Nil records nothing: set it wherever real
+	// residents' details are sent.
+	Audit hotline.AuditLog
 
 	// OfferTTL is how long a volunteer has to answer (0: DefaultOfferTTL).
 	OfferTTL time.Duration
@@ -461,6 +466,9 @@ func (tk *Tasker) accept(ctx context.Context, v *hotline.Volunteer, a *hotline.A
 		if err != nil && hotline.ErrorCode(err) != hotline.ENOTFOUND {
 			return "", false, err
 		}
+	}
+	if err := tk.recordContact(ctx, v, t); err != nil {
+		return "", false, err
 	}
 	m := &hotline.OutboundMessage{
 		Key: "task:" + got.ID + ":contact", To: v.Phone, TicketID: t.ID, Kind: KindTask,
@@ -1058,6 +1066,31 @@ func taskDuration(lang string, d time.Duration) string {
 		return fmt.Sprintf("%d 小时", int(h))
 	}
 	return fmt.Sprintf("%d 分钟", int(d.Minutes()))
+}
+
+// AuditContactVia is the door an audit entry names for the contact text.
+const AuditContactVia = "sms:task-contact"
+
+// recordContact records that contactText tells v the resident's phone and
+// address. A volunteer may have no account, so the entry names them by
+// their registry id. A retried answer records again: twice is safe, never
+// is not.
+func (tk *Tasker) recordContact(ctx context.Context, v *hotline.Volunteer, t *hotline.Ticket) error {
+	if tk.Audit == nil {
+		return nil
+	}
+	var fields []string
+	if t.Contact.Phone != "" {
+		fields = append(fields, hotline.AuditPhone)
+	}
+	if t.Location.Address != "" {
+		fields = append(fields, hotline.AuditAddress)
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return tk.Audit.RecordRead(ctx, &hotline.AuditEntry{UserID: "volunteer:" + v.ID, Username: v.Name,
+		Role: hotline.RoleVolunteer, UnitID: v.Committee, TicketID: t.ID, Fields: fields, Via: AuditContactVia})
 }
 
 // taskDescRunes is how much of the description the contact text quotes.
