@@ -267,6 +267,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Intake:        in,
 		Dispatch:      m.Dispatch,
 		Feed:          redisstore.NewFeed(st.DB),
+		Audit:         redisstore.NewAuditLog(st.DB),
 		Static:        static.FS,
 		Ready:         st.DB.Ping,
 		Logger:        m.Logger,
@@ -304,7 +305,8 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	registry := &volunteers.Service{Store: volunteerStore, Assignments: redisstore.NewAssignmentStore(st.DB),
 		Directory: m.Directory, Logger: m.Logger}
-	tasker := &volunteers.Tasker{Registry: registry, Tickets: tickets, Outbox: outbox, Sessions: sessions}
+	tasker := &volunteers.Tasker{Registry: registry, Tickets: tickets, Outbox: outbox, Sessions: sessions,
+		Audit: m.Server.Audit}
 	m.Server.Volunteers = server.NewVolunteers(registry, tasker)
 	m.startBackground(func(ctx context.Context) { _ = tasker.RunExpiry(ctx) })
 	if err := m.openProjects(st); err != nil {
