@@ -397,11 +397,12 @@ func parsePage(q url.Values, limit int, fe hotline.FieldErrors) (offset, lim int
 	return offset, lim
 }
 
-//
-// Years outside [minQueryYear, maxQueryYear] are refused: no ticket is
-// there, and near the ends of what RFC 3339 can write (years 0 to 9999) a
-// day added for "to", a default period taken off or a shift to UTC would
-// make a time that the answer's JSON cannot hold.
+// parseTime reads one date or time of a query (see parseTicketFilter);
+// end makes a bare date's day count in full. Years outside [minQueryYear,
+// maxQueryYear] are refused: no ticket is there, and near the ends of what
+// RFC 3339 can write (years 0 to 9999) a day added for "to", a default
+// period taken off or a shift to UTC would make a time that the answer's
+// JSON cannot hold (a 500 for /api/v1/stats?to=0000-01-01T00:00:00Z).
 func parseTime(v string, end bool, field string, fe hotline.FieldErrors) time.Time {
 	v = strings.TrimSpace(v)
 	if v == "" {
