@@ -1,8 +1,10 @@
 package phone_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -10,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/dispatch"
@@ -53,6 +57,34 @@ type Street struct {
 	Dispatch *dispatch.Service
 	Dir      *hotline.StaticDirectory
 	Clock    *Clock
+	// Log holds what the line logged.
+	Log *syncBuffer
+}
+
+// Logger returns a logger into st.Log.
+func (st *Street) Logger() *slog.Logger {
+	if st.Log == nil {
+		st.Log = &syncBuffer{}
+	}
+	return slog.New(slog.NewTextHandler(st.Log, nil))
+}
+
+// syncBuffer is a bytes.Buffer safe for the line's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // MustStreet builds the street and its phone line; edit changes the
@@ -60,6 +92,13 @@ type Street struct {
 func MustStreet(tb testing.TB, edit ...func(*phone.Config)) *Street {
 	tb.Helper()
 	client, prefix := redistest.New(tb)
+	return buildStreet(tb, client, prefix, nil, edit...)
+}
+
+// buildStreet builds the street on client under prefix, its line keeping
+// a journal when j is not nil.
+func buildStreet(tb testing.TB, client redis.UniversalClient, prefix string, j *phone.Journal, edit ...func(*phone.Config)) *Street {
+	tb.Helper()
 	db := redisstore.NewDB(client, prefix)
 	n, c := network.Demo()
 	st := &Street{Dir: hotline.NewStaticDirectory(n, c), Clock: &Clock{t: wednesday10}}
@@ -86,7 +125,7 @@ func MustStreet(tb testing.TB, edit ...func(*phone.Config)) *Street {
 		e(&pc)
 	}
 	st.Line, err = phone.New(pc, phone.Deps{Intake: in, Tickets: st.Tickets, Directory: st.Dir, Outbox: st.Outbox,
-		OptOuts: st.OptOuts, Sessions: st.Sessions, Rater: st.Dispatch, Now: st.Clock.Now})
+		OptOuts: st.OptOuts, Sessions: st.Sessions, Rater: st.Dispatch, Journal: j, Now: st.Clock.Now, Logger: st.Logger()})
 	if err != nil {
 		tb.Fatal(err)
 	}

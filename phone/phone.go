@@ -156,8 +156,13 @@ type Deps struct {
 	// Tasks, when set, answers volunteers' replies to task offers
 	// (volunteers.Tasker): it is asked about every message after STOP and
 	// START and before ratings, conversations and new needs.
-	Tasks  Tasks
-	Logger *slog.Logger
+	Tasks Tasks
+	// Journal, when set, records on the local disk the calls and messages
+	// that come while the store cannot be reached, and RunJournal files
+	// them when it answers again (journal.go). Without it such a caller
+	// only hears an apology.
+	Journal *Journal
+	Logger  *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -94,6 +94,12 @@ var (
 		zh: "抱歉，系统暂时出了问题，请稍后再拨。",
 		en: "Sorry, something went wrong on our side. Please call again a little later.",
 	}
+	// voiceNoted is said in both languages, Mandarin first: the store is
+	// away, so the caller's language choice may not be known.
+	voiceNoted = phrase{
+		zh: "系统暂时繁忙，我们已记下您的来电，会尽快回电。",
+		en: "We could not take your request right now; we have noted your call and will call you back.",
+	}
 	voiceSorryCallback = phrase{
 		zh: "抱歉，系统暂时出了问题。我们已记下您的号码，工作人员会回电。",
 		en: "Sorry, something went wrong on our side. We have your number and staff will call you back.",
@@ -105,9 +111,15 @@ var (
 		en: "A call that was missed or not finished: please call back.",
 	}
 	descCallbackStatus = phrase{zh: "通话状态：%s。", en: "Call status: %s."}
-	descCallbackChose  = phrase{zh: "已选类别：%s。", en: "Category chosen: %s."}
-	descCallbackSaid   = phrase{zh: "来电者说：%s", en: "The caller said: %s"}
-	descNoWords        = phrase{
+	// statusJournaled stands for the call status of a call the journal
+	// kept (the caller heard voiceNoted).
+	statusJournaled = phrase{
+		zh: "来电时系统暂时不可用，已告知来电者会回电",
+		en: "the system was unavailable during the call; the caller was told we would call back",
+	}
+	descCallbackChose = phrase{zh: "已选类别：%s。", en: "Category chosen: %s."}
+	descCallbackSaid  = phrase{zh: "来电者说：%s", en: "The caller said: %s"}
+	descNoWords       = phrase{
 		zh: "来电者未说明具体情况，请回电了解。",
 		en: "The caller gave no details; please call back to ask.",
 	}
@@ -148,6 +160,10 @@ var (
 	smsHelp = phrase{
 		zh: "请用文字说明您需要什么帮助，我们会为您登记。回复工单号可查询进度。紧急情况请拨打110、120、119。",
 		en: "Please describe in words what you need and we will register it. Reply with a ticket number to see how it stands. In an emergency call 110, 120 or 119.",
+	}
+	smsNotedLater = phrase{
+		zh: "系统暂时繁忙，您的短信已记下，系统恢复后会立即处理并短信回复您。",
+		en: "We could not handle your message right now; we have kept it and will deal with it and reply by text as soon as the system is back.",
 	}
 	smsSorry = phrase{
 		zh: "抱歉，系统暂时无法处理您的短信，请稍后再发，或拨打热线。",

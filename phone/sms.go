@@ -89,38 +89,56 @@ func (l *Line) handleSMS(ctx context.Context, r *http.Request, form url.Values) 
 		media = form.Get("MediaUrl0")
 	}
 
-	in, err := l.decideSMS(ctx, from, body, media)
-	if err == nil {
-		var b []byte
-		b, err = json.Marshal(in)
-		if err == nil {
-			var stored []byte
-			stored, _, err = l.d.Sessions.Remember(ctx, "twilio:intent:"+sid, b, replyTTL)
-			if err == nil {
-				err = json.Unmarshal(stored, &in)
-			}
-		}
-	}
-	var msg string
-	if err == nil {
-		msg, err = l.doSMS(ctx, sid, from, body, media, in)
-	}
+	msg, err := l.processSMS(ctx, sid, from, body, media)
 	if err != nil {
 		l.log.Error("phone: SMS failed", "message", sid, "from", hotline.MaskPhone(from), "err", err)
-		rep, xerr := l.messages(text(detectLanguage(body), smsSorry))
+		p := smsSorry
+		// Twilio does not deliver a message twice: while the store is
+		// away the journal keeps it, and its replay acts on it and
+		// answers by SMS.
+		if hotline.ErrorCode(err) == hotline.EUNAVAILABLE && l.d.Journal != nil &&
+			l.d.Journal.Append(JournalEntry{Kind: JournalSMS, At: l.now().UTC(), MessageSid: sid, From: from,
+				To: form.Get("To"), Lang: detectLanguage(body), Body: body, MediaURL: media}) == nil {
+			p = smsNotedLater
+		}
+		rep, xerr := l.messages(text(detectLanguage(body), p))
 		if xerr != nil {
 			return reply{}, xerr
 		}
 		return rep, nil
-	}
-	if in.Muted {
-		msg = ""
 	}
 	rep, err := l.messages(msg)
 	if err != nil {
 		return reply{}, err
 	}
 	return l.remember(ctx, "twilio:reply:"+sid, rep.xml)
+}
+
+// processSMS decides what a message means, remembers the decision under
+// its sid and carries it out, returning the text to answer with ("" for
+// none, as to an opted-out number). Every step is idempotent per sid, so
+// a retried webhook or a replay from the journal does it once.
+func (l *Line) processSMS(ctx context.Context, sid, from, body, media string) (string, error) {
+	in, err := l.decideSMS(ctx, from, body, media)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return "", hotline.Internal(err)
+	}
+	stored, _, err := l.d.Sessions.Remember(ctx, "twilio:intent:"+sid, b, replyTTL)
+	if err != nil {
+		return "", err
+	}
+	if err := json.Unmarshal(stored, &in); err != nil {
+		return "", hotline.Internal(err)
+	}
+	msg, err := l.doSMS(ctx, sid, from, body, media, in)
+	if err != nil || in.Muted {
+		return "", err
+	}
+	return msg, nil
 }
 
 // messages renders an inline SMS reply; "" answers with no message.

@@ -55,7 +55,17 @@ func (l *Line) handleStatus(ctx context.Context, r *http.Request, form url.Value
 	if !callEnded[cs] || strings.HasPrefix(form.Get("Direction"), "outbound") {
 		return reply{}, nil
 	}
-	return reply{}, l.callOver(ctx, sid, cs, form)
+	err := l.callOver(ctx, sid, cs, form)
+	if hotline.ErrorCode(err) == hotline.EUNAVAILABLE && l.d.Journal != nil {
+		// Twilio does not call again: the journal keeps the call until
+		// the store answers, and its replay files the callback ticket.
+		from := normalizeFrom(form.Get("From"))
+		if from != "" && l.d.Journal.Append(JournalEntry{Kind: JournalCall, At: l.now().UTC(), CallSid: sid,
+			From: from, To: form.Get("To"), Step: "status", CallStatus: cs}) == nil {
+			return reply{}, nil
+		}
+	}
+	return reply{}, err
 }
 
 func firstOf(form url.Values, keys ...string) string {
@@ -125,27 +135,39 @@ func (l *Line) handleRecording(ctx context.Context, r *http.Request, form url.Va
 	if !usableURL(rec) {
 		return reply{}, invalid("RecordingUrl must be an http or https link")
 	}
+	err := l.keepRecording(ctx, sid, rec, form.Get("RecordingSid"))
+	if hotline.ErrorCode(err) == hotline.EUNAVAILABLE && l.d.Journal != nil &&
+		l.d.Journal.Append(JournalEntry{Kind: JournalCall, At: l.now().UTC(), CallSid: sid,
+			Step: "recording", RecordingURL: rec}) == nil {
+		return reply{}, nil
+	}
+	return reply{}, err
+}
+
+// keepRecording puts the recording on the call's ticket, or in the call's
+// state until the ticket is filed.
+func (l *Line) keepRecording(ctx context.Context, sid, rec, recSid string) error {
 	id, err := l.ticketOfCall(ctx, sid)
 	if err != nil {
-		return reply{}, err
+		return err
 	}
 	if id == "" {
 		st, found, err := l.loadCall(ctx, sid)
 		if err != nil {
-			return reply{}, err
+			return err
 		}
 		if found && st.RecordingURL != rec {
 			st.RecordingURL = rec
 			if err := l.saveCall(ctx, sid, st); err != nil {
-				return reply{}, err
+				return err
 			}
 		}
 		// The ticket may have been filed meanwhile, without the URL.
 		if id, err = l.ticketOfCall(ctx, sid); err != nil || id == "" {
-			return reply{}, err
+			return err
 		}
 	}
-	return reply{}, l.attachRecording(ctx, id, rec, form.Get("RecordingSid"))
+	return l.attachRecording(ctx, id, rec, recSid)
 }
 
 func (l *Line) ticketOfCall(ctx context.Context, sid string) (string, error) {

@@ -104,10 +104,17 @@ func (l *Line) handleVoice(ctx context.Context, r *http.Request, form url.Values
 	if err != nil {
 		// The caller hears an apology; the answer is not remembered, so
 		// a retry may still succeed. The status callback at the end of
-		// the call files a callback ticket if none was filed.
+		// the call files a callback ticket if none was filed, unless the
+		// store is away: then the journal keeps the call, or, when it
+		// cannot, the caller is asked to call again.
 		l.log.Error("phone: voice step failed", "step", step, "call", sid, "err", err)
 		p := voiceSorry
-		if normalizeFrom(form.Get("From")) != "" {
+		switch {
+		case hotline.ErrorCode(err) == hotline.EUNAVAILABLE && l.d.Journal != nil:
+			if l.journalCall(sid, step, lang, form) {
+				return l.voiceNotedReply()
+			}
+		case normalizeFrom(form.Get("From")) != "":
 			p = voiceSorryCallback
 		}
 		out, xerr := twiml.Voice([]twiml.Element{l.say(lang, text(lang, p)), twiml.VoiceHangup{}})
@@ -294,18 +301,7 @@ func (l *Line) recordPrompt(lang string) []twiml.Element {
 // for the committee unless the caller's number has one on record.
 func (l *Line) stepCategory(ctx context.Context, st *call, lang string, try int, form url.Values) ([]twiml.Element, error) {
 	cats := l.menu()
-	idx := -1
-	if d := digitsOnly(form.Get("Digits")); d != "" {
-		if n, ok := atoiSmall(d); ok && n >= 1 && n <= len(cats) {
-			idx = n - 1
-		}
-	} else if s := form.Get("SpeechResult"); s != "" {
-		if n := spokenNumber(s); n >= 1 && n <= len(cats) {
-			idx = n - 1
-		} else {
-			idx = guessCategory(s, cats)
-		}
-	}
+	idx := categoryChoice(cats, form)
 	var said []string
 	switch {
 	case idx >= 0:
@@ -336,10 +332,25 @@ func (l *Line) stepCategory(ctx context.Context, st *call, lang string, try int,
 	return l.committeePrompt(lang, 1, said...), nil
 }
 
-// stepCommittee takes the committee's number on the keypad (0: don't
-// know), or a spoken number or address.
-func (l *Line) stepCommittee(st *call, lang string, try int, form url.Values) []twiml.Element {
-	cs := l.committees()
+// categoryChoice is the index in cats of the category a caller chose by
+// key or by voice, -1 when the input names none.
+func categoryChoice(cats []hotline.Category, form url.Values) int {
+	if d := digitsOnly(form.Get("Digits")); d != "" {
+		if n, ok := atoiSmall(d); ok && n >= 1 && n <= len(cats) {
+			return n - 1
+		}
+	} else if s := form.Get("SpeechResult"); s != "" {
+		if n := spokenNumber(s); n >= 1 && n <= len(cats) {
+			return n - 1
+		}
+		return guessCategory(s, cats)
+	}
+	return -1
+}
+
+// committeeNumber reads the committee step's input: the number keyed or
+// said (0: don't know), -1 for none, and the words said.
+func committeeNumber(form url.Values) (int, string) {
 	n := -1
 	speech := strings.TrimSpace(form.Get("SpeechResult"))
 	if d := digitsOnly(form.Get("Digits")); d != "" {
@@ -349,6 +360,14 @@ func (l *Line) stepCommittee(st *call, lang string, try int, form url.Values) []
 	} else if speech != "" {
 		n = spokenNumber(speech)
 	}
+	return n, speech
+}
+
+// stepCommittee takes the committee's number on the keypad (0: don't
+// know), or a spoken number or address.
+func (l *Line) stepCommittee(st *call, lang string, try int, form url.Values) []twiml.Element {
+	cs := l.committees()
+	n, speech := committeeNumber(form)
 	switch {
 	case n == 0:
 		st.Committee, st.How, st.Address = "", "", ""
