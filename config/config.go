@@ -82,6 +82,11 @@ type Twilio struct {
 	VoiceZH             string `toml:"voice_zh"`
 	VoiceEN             string `toml:"voice_en"`
 	Simulator           string `toml:"simulator"`
+	// JournalDir keeps the calls and messages taken while Redis is
+	// unreachable until they are filed (phone.Journal); empty means
+	// "phone-journal" under --data. JournalMaxBytes bounds it.
+	JournalDir      string `toml:"journal_dir"`
+	JournalMaxBytes int64  `toml:"journal_max_bytes"`
 }
 
 type Network struct {
@@ -183,7 +188,7 @@ func Default() Config {
 		Redis:    Redis{Prefix: "hotline"},
 		Embedded: Embedded{SnapshotInterval: Duration{10 * time.Second}},
 		Open311:  Open311{Jurisdiction: "caojiadu.jingan.shanghai.cn"},
-		Twilio:   Twilio{VoiceHours: "daily 08:00-20:00", VoiceZH: "Polly.Zhiyu", VoiceEN: "Polly.Joanna", Simulator: "auto"},
+		Twilio:   Twilio{VoiceHours: "daily 08:00-20:00", VoiceZH: "Polly.Zhiyu", VoiceEN: "Polly.Joanna", Simulator: "auto", JournalMaxBytes: 64 << 20},
 		Dispatch: dispatch.DefaultConfig(),
 		Projects: Projects{Enabled: true, Schedule: "0 2 * * *", Window: Window{365 * 24 * time.Hour},
 			Similarity: 0.25, NeighbourMetres: 1500, MinMonths: 3, MinResidents: 5, MinTickets: 3, CostPerPersonTime: 16.5},
@@ -275,6 +280,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := dispatch.ParseHours(c.Twilio.VoiceHours); err != nil {
 		fe.Add("twilio.voice_hours", hotline.ErrorMessage(err))
+	}
+	if c.Twilio.JournalMaxBytes < 1<<20 {
+		fe.Add("twilio.journal_max_bytes", "must be at least 1048576 (1 MiB, a few thousand calls)")
 	}
 	switch c.Twilio.Simulator {
 	case "auto", "on", "off":
