@@ -49,6 +49,7 @@ func newTestServer(db *redisstore.DB) *TestServer {
 		Static:    static.FS,
 		Ready:     db.Ping,
 		Registry:  prometheus.NewRegistry(),
+		Audit:     redisstore.NewAuditLog(db),
 	}
 	return &TestServer{Server: s, DB: db, Tickets: tickets, Users: users, Network: n,
 		// No cookie jar: every scenario says which session it sends.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"io"
@@ -563,7 +564,42 @@ func (s *Server) handleVolunteerExport(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("limit") == "" {
 		f.Limit = 0 // the whole registry, not a page of it
 	}
-	writeCSV(w, r, "volunteers.csv", func(out io.Writer) error { return vs.Export(r.Context(), u, out, f) })
+	writeCSV(w, r, "volunteers.csv", func(out io.Writer) error {
+		// The file holds every volunteer's phone and address in full:
+		// one audit entry per export, with the count and the query,
+		// recorded before the file leaves (audit.go).
+		var file bytes.Buffer
+		if err := vs.Export(r.Context(), u, &file, f); err != nil {
+			return err
+		}
+		// A file of the header alone discloses nothing; one that does
+		// not parse (never seen) is recorded without a count.
+		if n := csvRecords(file.Bytes()); n != 1 {
+			e := &hotline.AuditEntry{Fields: []string{hotline.AuditPhone, hotline.AuditAddress},
+				Via: "GET /api/v1/volunteers/export.csv", Count: max(n-1, 0), Filter: r.URL.RawQuery}
+			if err := s.recordRead(r.Context(), u, e); err != nil {
+				return err
+			}
+		}
+		_, err := out.Write(file.Bytes())
+		return err
+	})
+}
+
+// csvRecords counts the records of a CSV file (quoted line breaks
+// included), -1 when it does not parse.
+func csvRecords(b []byte) int {
+	cr := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\ufeff"))))
+	cr.FieldsPerRecord = -1
+	n := 0
+	for {
+		if _, err := cr.Read(); err == io.EOF {
+			return n
+		} else if err != nil {
+			return -1
+		}
+		n++
+	}
 }
 
 // hoursQuery reads from, to and by of the hours reports. Without from and
