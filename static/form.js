@@ -286,7 +286,14 @@ async function submit(ev) {
       renderErrors();
       setAlert({ key: "form.err.tooLarge" });
       focusField("description");
-    } else if (r.status === 429 || r.status === 503) {
+    } else if (r.status === 503) {
+      // The store is away: nothing was registered. Say so, and give the
+      // number to call (the network is served without the store).
+      if (!state.hotline) await loadHotline();
+      setAlert(state.hotline
+        ? { key: "form.err.unavailableCall", vars: { phone: state.hotline } }
+        : { key: "form.err.unavailable" });
+    } else if (r.status === 429) {
       setAlert(r.retryAfter > 0 && r.retryAfter <= 600
         ? { key: "form.err.busyWait", vars: { s: r.retryAfter } }
         : { key: "form.err.busy" });
