@@ -179,8 +179,11 @@ func unavailable(err error) bool {
 		return true
 	}
 	// Server states that pass by themselves: a replica being promoted, a
-	// dataset loading after restart, a cluster resharding, a long script.
+	// dataset loading after restart, a cluster resharding, a long script,
+	// and a primary run with min-replicas-to-write that has too few
+	// replicas in sync (NOREPLICAS: during a Sentinel failover, until the
+	// old primary rejoins as a replica, the write is refused, not lost).
 	return redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsClusterDownError(err) ||
 		redis.IsTryAgainError(err) || redis.IsMasterDownError(err) || redis.IsMaxClientsError(err) ||
-		redis.HasErrorPrefix(err, "BUSY")
+		redis.HasErrorPrefix(err, "BUSY") || redis.HasErrorPrefix(err, "NOREPLICAS")
 }
