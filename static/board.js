@@ -18,6 +18,7 @@
 import { init, t, named, statusName, eventName, onLangChange, withLang, lang } from "/i18n.js";
 import { request, NetworkError, spacedID, formatTime, el } from "/api.js";
 import { historyItem } from "/history.js";
+import { placeContact } from "/contact.js";
 import { renderVolunteers, setupVolunteers } from "/board-volunteers.js";
 
 const $ = (id) => document.getElementById(id);
@@ -1028,6 +1029,8 @@ function renderDetail() {
   fact(dl, t("staff.d.merged"), tk.merged_into ? spacedID(tk.merged_into) : "");
   const who = [contact.last_name, contact.first_name].filter(Boolean).join(" ");
   fact(dl, t("staff.d.contact"), [who, contact.phone, contact.email].filter(Boolean).join(" · "));
+  if (tk.has_media) fact(dl, t("contact.media"), t("contact.hasMedia"));
+  placeContact(dl, tk, () => location.assign(withLang("/login")));
   fact(dl, t("staff.d.channel"), tk.channel ? t("ch." + tk.channel) : "");
   fact(dl, t("staff.d.created"), formatTime(tk.created_at));
   fact(dl, t("staff.d.updated"), formatTime(tk.updated_at));

@@ -8,6 +8,7 @@
 import { init, t, named, statusName, eventName, onLangChange, withLang } from "/i18n.js";
 import { request, NetworkError, spacedID, formatTime, el } from "/api.js";
 import { historyItem } from "/history.js";
+import { placeContact } from "/contact.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -250,6 +251,8 @@ function renderDetail() {
   fact(dl, t("staff.d.merged"), tk.merged_into ? spacedID(tk.merged_into) : "");
   const who = [contact.last_name, contact.first_name].filter(Boolean).join(" ");
   fact(dl, t("staff.d.contact"), [who, contact.phone, contact.email].filter(Boolean).join(" · "));
+  if (tk.has_media) fact(dl, t("contact.media"), t("contact.hasMedia"));
+  placeContact(dl, tk, () => location.assign(withLang("/login")));
   fact(dl, t("staff.d.consent"), t(contact.consent ? "staff.d.yes" : "staff.d.no"));
   fact(dl, t("staff.d.channel"), tk.channel ? t("ch." + tk.channel) : "");
   fact(dl, t("staff.d.created"), formatTime(tk.created_at));
@@ -276,6 +279,7 @@ function renderMe() {
   // (and admins').
   $("volunteers-link").hidden = u.role !== "social_worker" && u.role !== "admin";
   $("projects-link").hidden = u.role !== "social_worker" && u.role !== "admin";
+  $("audit-link").hidden = u.role !== "admin";
 }
 
 async function logout() {
