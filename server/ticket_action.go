@@ -84,6 +84,18 @@ func (s *Server) handleTicketAction(a ticketAction) http.HandlerFunc {
 			Error(w, r, hotline.Internal(errors.New("server: no dispatch service")))
 			return
 		}
+		if u.Role == hotline.RoleVolunteer {
+			// Volunteers act on no ticket here. Dispatch would tell a
+			// ticket their group holds (403) from one that does not
+			// exist (404); a volunteer sees only their tasks, so any
+			// other ticket answers as GET does: not found.
+			if _, _, err := s.volunteerTicket(r.Context(), u, r.PathValue("id")); err != nil {
+				Error(w, r, err)
+				return
+			}
+			Error(w, r, hotline.Errorf(hotline.EFORBIDDEN, "volunteers cannot change tickets here; ask your group's lead"))
+			return
+		}
 		var b actionBody
 		if r.ContentLength != 0 {
 			if err := decodeJSON(r, &b); err != nil {
