@@ -20,10 +20,12 @@ import (
 )
 
 // Signed webhooks from outside need a token and a public URL both sides
-// know, as with a real Twilio account.
+// know, as with a real Twilio account. The public URL is a loopback port
+// nobody listens on: the fake Twilio API inside each replica sends its
+// status callbacks there, and they fail at once, never leaving the machine.
 const (
 	outageToken     = "0123456789abcdef0123456789abcdef"
-	outagePublicURL = "https://hotline.example.cn"
+	outagePublicURL = "http://127.0.0.1:9"
 )
 
 // MustRunMainOnRedis starts the service on the Redis at redisURL under
