@@ -110,12 +110,21 @@ func (s *Sentinel) Primary(tb testing.TB) string {
 	return addr
 }
 
-// Failover has the sentinels promote the replica (SENTINEL FAILOVER) and
-// waits until every sentinel names the new primary, the new primary says it
-// is one, and the old primary has become its replica with the link up, so
-// that writes are accepted again. It fails the test after a minute.
-// Failing over the shared group would disturb every test on it: use
-// StartSentinel.
+// Failover switches the primary over as an operator plans it: it holds
+// writes at the primary (CLIENT PAUSE WRITE) until the replica has received
+// everything, has the sentinels promote the replica (SENTINEL FAILOVER),
+// lets the held writes go once the sentinels name the new primary (the old
+// one, left without its replica, refuses them with NOREPLICAS), and waits
+// until the new primary says it is one and the old primary has become its
+// replica with the link up, so that writes are accepted again. It fails
+// the test after a minute.
+//
+// The pause is what makes "no acknowledged write is lost" hold: Sentinel
+// promotes the replica without waiting for it to catch up, so a write the
+// primary acknowledged a moment before, still on its way to the replica,
+// would be lost (Redis replicates asynchronously; a primary that crashes
+// loses them the same way). Failing over the shared group would disturb
+// every test on it: use StartSentinel.
 func (s *Sentinel) Failover(tb testing.TB) {
 	tb.Helper()
 	if s.shared {
@@ -130,6 +139,29 @@ func (s *Sentinel) Failover(tb testing.TB) {
 
 func (s *Sentinel) failover(ctx context.Context) error {
 	old, err := s.primaryOf(ctx, s.Addrs[0])
+	if err != nil {
+		return err
+	}
+	oc := redis.NewClient(&redis.Options{Addr: old, MaxRetries: -1})
+	defer oc.Close()
+	// The pause lasts until CLIENT UNPAUSE below, or ends by itself should
+	// this function fail before.
+	if err := oc.Do(ctx, "CLIENT", "PAUSE", sentinelReady.Milliseconds(), "WRITE").Err(); err != nil {
+		return fmt.Errorf("CLIENT PAUSE on %s: %w", old, err)
+	}
+	defer oc.Do(context.Background(), "CLIENT", "UNPAUSE")
+	// A paused primary sends nothing more to its replica, not even pings,
+	// so the offsets meet once the replica has applied everything.
+	err = poll(ctx, func() error {
+		f, err := replication(ctx, old)
+		if err != nil {
+			return err
+		}
+		if want := "offset=" + f["master_repl_offset"] + ","; !strings.Contains(f["slave0"]+",", want) {
+			return fmt.Errorf("the replica is behind: primary at %s, replica %s", f["master_repl_offset"], f["slave0"])
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
@@ -161,6 +193,9 @@ func (s *Sentinel) failover(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if err := oc.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		return fmt.Errorf("CLIENT UNPAUSE on %s: %w", old, err)
 	}
 	err = poll(ctx, func() error {
 		if err := isPrimary(ctx, primary); err != nil {
