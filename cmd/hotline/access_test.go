@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/caojiadu/hotline"
@@ -593,4 +594,161 @@ func TestAccessMatrix(t *testing.T) {
 			want: "anon:401 admin:200 center:403 c01d:403 c01:403 c02:403 lead:403 social:409 vol:403"},
 	}
 	f.run(t, changes)
+}
+
+// accessBoardMessage is what the matrix reads of GET /ws: ticket changes and
+// the hello that ends a replay.
+type accessBoardMessage struct {
+	Type     string `json:"type"`
+	TicketID string `json:"ticket_id"`
+	Event    struct {
+		Version int64 `json:"version"`
+	} `json:"event"`
+	Position string `json:"position"`
+	Code     string `json:"code"`
+}
+
+func (m accessBoardMessage) key() string { return fmt.Sprintf("%s@%d", m.TicketID, m.Event.Version) }
+
+// DialBoard opens /ws as role (since: resume from there); it answers the
+// connection, or the refusal's status.
+func (f *accessFixture) DialBoard(t *testing.T, role, since string) (*websocket.Conn, int) {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(f.m.URL(), "http") + "/ws"
+	if since != "" {
+		u += "?since=" + since
+	}
+	h := http.Header{}
+	if c := f.clients[role]; c.cookie != "" {
+		h.Set("Cookie", server.SessionCookie+"="+c.cookie)
+	}
+	conn, resp, err := (&websocket.Dialer{HandshakeTimeout: 20 * time.Second}).Dial(u, h)
+	if err != nil {
+		if resp == nil {
+			t.Fatalf("dial /ws as %s: %v", role, err)
+		}
+		return nil, resp.StatusCode
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn, http.StatusSwitchingProtocols
+}
+
+// readAccessBoard reads one message; a board that says nothing for long has
+// lost what it was waiting for (generous: the race detector is slow).
+func readAccessBoard(t *testing.T, role string, conn *websocket.Conn) accessBoardMessage {
+	t.Helper()
+	var m accessBoardMessage
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if err := conn.ReadJSON(&m); err != nil {
+		t.Fatalf("%s's board: %v", role, err)
+	}
+	return m
+}
+
+// The live board, as every user: a board gets the changes of exactly the
+// tickets its user may see, live and when it resumes from a position;
+// volunteers and anonymous callers are refused before the upgrade.
+func TestAccessLiveBoard(t *testing.T) {
+	f := MustAccessFixture(t)
+	ctx := context.Background()
+	admin := f.clients["admin"].user
+	staff := []string{"admin", "center", "c01d", "c01", "c02", "lead", "social"}
+	want := map[string]string{
+		"anon": "anon:401", "vol": "vol:403",
+	}
+	boards := map[string]*websocket.Conn{}
+	var start string
+	for _, role := range accessRoles {
+		conn, code := f.DialBoard(t, role, "")
+		if w, refused := want[role]; refused {
+			if got := fmt.Sprintf("%s:%d", role, code); got != w {
+				t.Errorf("dial /ws: got %s, want %s", got, w)
+			}
+			continue
+		}
+		if code != http.StatusSwitchingProtocols {
+			t.Fatalf("dial /ws as %s: %d", role, code)
+		}
+		hello := readAccessBoard(t, role, conn)
+		if hello.Type != "hello" {
+			t.Fatalf("%s's first message: %+v", role, hello)
+		}
+		if role == "admin" {
+			start = hello.Position
+		}
+		boards[role] = conn
+	}
+
+	// One change to every ticket of the street.
+	scenario := map[string]string{} // change key → fixture ticket name
+	for name, id := range f.tickets {
+		tk, err := f.m.Dispatch.Note(ctx, admin, id, "核对 "+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scenario[fmt.Sprintf("%s@%d", id, tk.Version)] = name
+	}
+	var adminGot []string
+	for seen := map[string]bool{}; len(seen) < len(scenario); {
+		if m := readAccessBoard(t, "admin", boards["admin"]); scenario[m.key()] != "" {
+			seen[m.key()] = true
+			adminGot = append(adminGot, scenario[m.key()])
+		}
+	}
+	// The admin's board has all of them, so the hub has handed every one
+	// to every board it was for. A sentinel each board sees, changed only
+	// now, comes after them on every board: what a board got before it is
+	// all it will ever get of the scenario.
+	sentinel := map[string]string{"admin": "queue", "center": "queue", "social": "queue",
+		"c01d": "c01", "c01": "c01", "c02": "c02", "lead": "lead"}
+	sentinels := map[string]string{} // fixture name → change key
+	for _, name := range []string{"queue", "c01", "c02", "lead"} {
+		tk, err := f.m.Dispatch.Note(ctx, admin, f.tickets[name], "哨兵")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sentinels[name] = fmt.Sprintf("%s@%d", f.tickets[name], tk.Version)
+	}
+
+	all := []string{"c01", "c01b", "c02", "lead", "esc", "queue", "vol"}
+	c01Area := []string{"c01", "c01b", "lead", "vol"}
+	visible := map[string][]string{"admin": all, "center": all, "social": all,
+		"c01d": c01Area, "c01": c01Area, "c02": {"c02", "esc"}, "lead": {"lead"}}
+	got := func(role string, conn *websocket.Conn, until string) []string {
+		var names []string
+		for {
+			m := readAccessBoard(t, role, conn)
+			if m.Type == "error" {
+				t.Fatalf("%s's board: %+v", role, m)
+			}
+			if name := scenario[m.key()]; name != "" {
+				names = append(names, name)
+			}
+			if m.key() == until || (until == "hello" && m.Type == "hello") {
+				sort.Strings(names)
+				return names
+			}
+		}
+	}
+	for _, role := range staff {
+		wantNames := slices.Clone(visible[role])
+		sort.Strings(wantNames)
+		g := got(role, boards[role], sentinels[sentinel[role]])
+		if role == "admin" {
+			g = append(g, adminGot...) // read while waiting for the hub
+			sort.Strings(g)
+		}
+		if !slices.Equal(g, wantNames) {
+			t.Errorf("%s's live board got the changes of %v, want %v", role, g, wantNames)
+		}
+		// A board that resumes from before the changes gets the same
+		// again, from the feed's history.
+		conn, code := f.DialBoard(t, role, start)
+		if code != http.StatusSwitchingProtocols {
+			t.Fatalf("resume /ws as %s: %d", role, code)
+		}
+		if g := got(role, conn, "hello"); !slices.Equal(g, wantNames) {
+			t.Errorf("%s's resumed board got the changes of %v, want %v", role, g, wantNames)
+		}
+	}
 }
