@@ -32,6 +32,7 @@ type Config struct {
 	Catalogue Catalogue       `toml:"catalogue"`
 	Dispatch  dispatch.Config `toml:"dispatch"`
 	Projects  Projects        `toml:"projects"`
+	Retention Retention       `toml:"retention"`
 	Log       Log             `toml:"log"`
 }
 
@@ -117,6 +118,17 @@ type Projects struct {
 	CostPerPersonTime float64 `toml:"cost_per_person_time"`
 }
 
+// Retention is how long finished tickets keep residents' personal details
+// (docs/RETENTION.md): the sweep that erases them runs daily on Schedule,
+// one replica at a time.
+type Retention struct {
+	// PersonalData is the period after a ticket's last change, once work
+	// on it is over, at the end of which its personal details are erased.
+	PersonalData Window `toml:"personal_data"`
+	// Schedule is a standard cron spec on the Shanghai clock.
+	Schedule string `toml:"schedule"`
+}
+
 type Log struct {
 	Level  string `toml:"level"`
 	Format string `toml:"format"`
@@ -192,7 +204,8 @@ func Default() Config {
 		Dispatch: dispatch.DefaultConfig(),
 		Projects: Projects{Enabled: true, Schedule: "0 2 * * *", Window: Window{365 * 24 * time.Hour},
 			Similarity: 0.25, NeighbourMetres: 1500, MinMonths: 3, MinResidents: 5, MinTickets: 3, CostPerPersonTime: 16.5},
-		Log: Log{Level: "info", Format: "text"},
+		Retention: Retention{PersonalData: Window{365 * 24 * time.Hour}, Schedule: "30 3 * * *"},
+		Log:       Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -303,6 +316,7 @@ func (c Config) Validate() error {
 		}
 	}
 	c.Projects.validate(fe)
+	c.Retention.validate(fe)
 	if err := fe.Err(); err != nil {
 		e := err.(*hotline.Error)
 		e.Message = "configuration is not valid"
@@ -336,6 +350,18 @@ func (p Projects) validate(fe hotline.FieldErrors) {
 	}
 	if !(p.CostPerPersonTime > 0) {
 		fe.Add("projects.cost_per_person_time", "must be more than 0 yuan")
+	}
+}
+
+// validate adds the retention section's errors to fe. The floor of 90
+// days is retention.MinPeriod (config does not import the package, which
+// pulls in grouping's dictionaries); a cmd test keeps the two in step.
+func (r Retention) validate(fe hotline.FieldErrors) {
+	if r.PersonalData.Duration < 90*24*time.Hour {
+		fe.Add("retention.personal_data", fmt.Sprintf("%s is too short: give at least 90d. Texts to residents and to their volunteers stay in the outbox 90 days, and residents rate, ask for a redo or complain for weeks after a ticket is done", r.PersonalData))
+	}
+	if _, err := cron.ParseStandard(r.Schedule); err != nil {
+		fe.Add("retention.schedule", fmt.Sprintf("%q is not a cron schedule: give minute hour day-of-month month day-of-week on the Shanghai clock, e.g. \"30 3 * * *\" for 03:30 every night (%v)", r.Schedule, err))
 	}
 }
 
