@@ -44,7 +44,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := &auth{}
 		ctx := r.Context()
-		a.load = func() (*hotline.User, *hotline.Session, error) { return s.loadSession(ctx, r) }
+		a.load = func() (*hotline.User, *hotline.Session, error) { return s.loadSession(ctx, w, r) }
 		r = r.WithContext(context.WithValue(ctx, authKey, a))
 
 		if unsafeMethod(r.Method) && !s.csrfExempt(r) {
@@ -87,7 +87,13 @@ func unsafeMethod(m string) bool {
 // loadSession resolves the cookie to a session and its user. No cookie, an
 // unknown or expired session, or a deleted user all mean "not signed in"
 // (nil, nil, nil); only a store failure is an error.
-func (s *Server) loadSession(ctx context.Context, r *http.Request) (*hotline.User, *hotline.Session, error) {
+//
+// A cookie that no longer stands for a session is ended on both sides:
+// the session is deleted from the store (Redis expires keys by its own
+// clock, and lazily; the session's ExpiresAt is what counts, so one past
+// it may linger there) and the browser is told to drop the cookie, so the
+// answer (401 where signing in is needed) is the last one it brings.
+func (s *Server) loadSession(ctx context.Context, w http.ResponseWriter, r *http.Request) (*hotline.User, *hotline.Session, error) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || c.Value == "" || s.Users == nil {
 		return nil, nil, nil
@@ -97,15 +103,22 @@ func (s *Server) loadSession(ctx context.Context, r *http.Request) (*hotline.Use
 	if len(c.Value) > 128 {
 		return nil, nil, nil
 	}
+	ended := func() (*hotline.User, *hotline.Session, error) {
+		if err := s.Users.DeleteSession(ctx, c.Value); err != nil {
+			return nil, nil, err
+		}
+		http.SetCookie(w, s.sessionCookie(r, "", -1))
+		return nil, nil, nil
+	}
 	sess, err := s.Users.FindSession(ctx, c.Value)
 	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
-		return nil, nil, nil
+		return ended()
 	} else if err != nil {
 		return nil, nil, err
 	}
 	u, err := s.Users.FindUserByID(ctx, sess.UserID)
 	if hotline.ErrorCode(err) == hotline.ENOTFOUND {
-		return nil, nil, nil
+		return ended()
 	} else if err != nil {
 		return nil, nil, err
 	}
