@@ -182,18 +182,25 @@ type outcome struct {
 
 // drive runs the load for the duration while sampling and churning
 // boards, then stops it and checks everything. ctx ending (Ctrl-C) cuts
-// the load short and still reports.
+// the load short and still reports. Filing, sampling and the rest each
+// have a goroutine of their own, so a slow sample never delays a ticket.
 func (r *run) drive(ctx context.Context) *outcome {
 	out := &outcome{}
 	start := time.Now()
 	r.takeSample(ctx, 0)
 
+	stop := make(chan struct{})
 	var filing sync.WaitGroup
-	inflight := make(chan struct{}, 256)
-	tick := time.NewTicker(time.Second / time.Duration(r.o.rate))
-	defer tick.Stop()
-	sampleT := time.NewTicker(r.o.sample)
-	defer sampleT.Stop()
+	filerDone := make(chan struct{})
+	go func() {
+		defer close(filerDone)
+		r.fileAll(ctx, start, stop, &filing)
+	}()
+	samplerDone := make(chan struct{})
+	go func() {
+		defer close(samplerDone)
+		r.sampleAll(ctx, start, stop)
+	}()
 	var churnC <-chan time.Time
 	if r.o.churn > 0 {
 		churnT := time.NewTicker(r.o.churn)
@@ -202,35 +209,11 @@ func (r *run) drive(ctx context.Context) *outcome {
 	}
 	stopSched := r.sched.start()
 	end := time.After(r.o.duration)
-	warmSaved := false
-	i, churned := 0, 0
+	churned := 0
 
 loop:
 	for {
 		select {
-		case <-tick.C:
-			select {
-			case inflight <- struct{}{}:
-				filing.Add(1)
-				go func(i int) {
-					defer filing.Done()
-					defer func() { <-inflight }()
-					r.file(ctx, i)
-				}(i)
-			default:
-				// 256 requests outstanding: the server is far behind. The
-				// tick is skipped and counted rather than queued, so the
-				// load stays what was asked for.
-				r.ledger.fail("skipped: 256 requests already waiting")
-			}
-			i++
-		case <-sampleT.C:
-			at := time.Since(start)
-			s := r.takeSample(ctx, at)
-			if !warmSaved && at >= r.o.warmup && s.err == nil {
-				warmSaved = true
-				r.saveProfiles("warm")
-			}
 		case <-churnC:
 			r.boards[churned%len(r.boards)].churn()
 			churned++
@@ -245,6 +228,9 @@ loop:
 		}
 	}
 	out.loadTime = time.Since(start)
+	close(stop)
+	<-filerDone
+	<-samplerDone
 	if len(r.samples) == 0 || r.samples[len(r.samples)-1].at < out.loadTime-time.Second {
 		r.takeSample(ctx, out.loadTime)
 	}
@@ -287,6 +273,76 @@ loop:
 }
 
 // ---- filing ----------------------------------------------------------------------
+
+// fileAll files tickets at the rate until stop, open loop: the i-th is
+// due at start + i/rate whatever the answers to the others. A ticket more
+// than a second overdue when its turn comes (this program was starved of
+// CPU) is not sent but counted, so the rate stays what was asked for and
+// the report says how far the load fell short.
+func (r *run) fileAll(ctx context.Context, start time.Time, stop <-chan struct{}, filing *sync.WaitGroup) {
+	inflight := make(chan struct{}, 256)
+	interval := time.Second / time.Duration(r.o.rate)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for i := 0; ; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-stop:
+				return
+			case <-timer.C:
+			}
+		} else {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+		}
+		if time.Since(due) > time.Second {
+			r.ledger.notSent()
+			continue
+		}
+		select {
+		case inflight <- struct{}{}:
+			filing.Add(1)
+			go func(i int) {
+				defer filing.Done()
+				defer func() { <-inflight }()
+				r.file(ctx, i)
+			}(i)
+		default:
+			// 256 requests outstanding: the server is far behind. The
+			// ticket is counted as failed rather than queued.
+			r.ledger.fail("not sent: 256 requests already waiting")
+		}
+	}
+}
+
+// sampleAll takes a sample every -sample until stop, and keeps the
+// server's profiles at the first complete one after the warm-up.
+func (r *run) sampleAll(ctx context.Context, start time.Time, stop <-chan struct{}) {
+	t := time.NewTicker(r.o.sample)
+	defer t.Stop()
+	warmSaved := false
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		at := time.Since(start)
+		if at > r.o.duration-time.Second {
+			return // the end sample is taken once the load stops
+		}
+		s := r.takeSample(ctx, at)
+		if !warmSaved && at >= r.o.warmup && s.err == nil {
+			warmSaved = true
+			r.saveProfiles("warm")
+		}
+	}
+}
 
 // file files the i-th ticket: seven in ten through the web form's JSON
 // API, two through Open311, one as an SMS.
@@ -590,6 +646,9 @@ type ledger struct {
 	failed map[string]int // reason → requests
 	// attempts are the tickets the load tried to file, by channel.
 	attempts map[string]int
+	// skipped are tickets not sent because their time had passed by more
+	// than a second when the load generator got to them.
+	skipped int
 	// unknown counts requests that got no usable answer: they may have
 	// made a ticket nobody was told about.
 	unknown int
@@ -624,6 +683,12 @@ func (l *ledger) ack(id, channel, committee string, lat time.Duration) (n int, f
 func (l *ledger) attempt(channel string) {
 	l.mu.Lock()
 	l.attempts[channel]++
+	l.mu.Unlock()
+}
+
+func (l *ledger) notSent() {
+	l.mu.Lock()
+	l.skipped++
 	l.mu.Unlock()
 }
 

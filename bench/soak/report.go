@@ -25,9 +25,9 @@ func report(w io.Writer, o options, r *run, out *outcome, logs serverLog) {
 	for _, n := range l.attempts {
 		attempts += n
 	}
-	fmt.Fprintf(w, "\ntickets: %d requests (web %d, open311 %d, sms %d), %d acknowledged (%.1f/s), %d failed, %d of unknown outcome\n",
+	fmt.Fprintf(w, "\ntickets: %d requests (web %d, open311 %d, sms %d), %d acknowledged (%.1f/s), %d failed, %d of unknown outcome; %d not sent (the load generator was that far behind, starved of CPU)\n",
 		attempts, l.attempts["web"], l.attempts["open311"], l.attempts["sms"], len(l.byID),
-		float64(len(l.byID))/out.loadTime.Seconds(), sumValues(l.failed), l.unknown)
+		float64(len(l.byID))/out.loadTime.Seconds(), sumValues(l.failed), l.unknown, l.skipped)
 	for _, k := range slices.Sorted(maps.Keys(l.failed)) {
 		fmt.Fprintf(w, "  failed: %-60s %d\n", k, l.failed[k])
 	}
