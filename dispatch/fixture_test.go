@@ -50,9 +50,46 @@ func sh(year int, month time.Month, day, hour, min int) time.Time {
 // repair teams are not.
 var wednesday11 = sh(2025, time.March, 12, 11, 0)
 
+// Store is a kind of Redis a deployment may give the hotline. Every
+// scenario of this package runs on each (eachStore): routing reads GEO sets
+// and load counters that live in different hash slots on a Cluster, and the
+// deadline loop claims from every partition.
+type Store string
+
+const (
+	StoreRedis    Store = "redis"    // one server
+	StoreCluster  Store = "cluster"  // three masters (redistest.StartCluster)
+	StoreSentinel Store = "sentinel" // a primary found through Sentinel (redistest.SharedSentinel)
+)
+
+// eachStore runs scenario on every store, in parallel.
+func eachStore(t *testing.T, scenario func(t *testing.T, store Store)) {
+	t.Helper()
+	for _, s := range []Store{StoreRedis, StoreCluster, StoreSentinel} {
+		t.Run(string(s), func(t *testing.T) {
+			t.Parallel()
+			scenario(t, s)
+		})
+	}
+}
+
+// client opens a client of the store, closed when the test ends, with a
+// fresh key prefix.
+func (s Store) client(tb testing.TB) (redis.UniversalClient, string) {
+	tb.Helper()
+	switch s {
+	case StoreCluster:
+		return redistest.StartCluster(tb).New(tb)
+	case StoreSentinel:
+		return redistest.SharedSentinel(tb).New(tb)
+	}
+	return redistest.New(tb)
+}
+
 // Street is the demo street over a real Redis: the stores, the unit index
 // built from the network, intake and a dispatch service on a fake clock.
 type Street struct {
+	Store    Store
 	Client   redis.UniversalClient
 	Prefix   string
 	DB       *redisstore.DB
@@ -65,12 +102,13 @@ type Street struct {
 	Dispatch *dispatch.Service
 }
 
-// MustStreet opens the demo street. Options change the dispatch config.
-func MustStreet(tb testing.TB, options ...func(*dispatch.Config)) *Street {
+// MustStreet opens the demo street on the store. Options change the
+// dispatch config.
+func (s Store) MustStreet(tb testing.TB, options ...func(*dispatch.Config)) *Street {
 	tb.Helper()
-	client, prefix := redistest.New(tb)
+	client, prefix := s.client(tb)
 	n, c := network.Demo()
-	st := &Street{Client: client, Prefix: prefix, Network: n, Catalog: c,
+	st := &Street{Store: s, Client: client, Prefix: prefix, Network: n, Catalog: c,
 		Dir: hotline.NewStaticDirectory(n, c), Clock: &Clock{t: wednesday11}}
 	st.DB = redisstore.NewDB(client, prefix)
 	st.Tickets = redisstore.NewTicketStore(st.DB)
@@ -105,15 +143,11 @@ func (st *Street) MustService(tb testing.TB, client redis.UniversalClient, optio
 	return s
 }
 
-// MustClient opens a second connection to the test Redis server.
-func MustClient(tb testing.TB) redis.UniversalClient {
+// MustClient opens another connection to the street's Redis: what a
+// second replica, or the same one restarted, would use.
+func (st *Street) MustClient(tb testing.TB) redis.UniversalClient {
 	tb.Helper()
-	opt, err := redis.ParseURL(redistest.URL(tb))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := redis.NewClient(opt)
-	tb.Cleanup(func() { c.Close() })
+	c, _ := st.Store.client(tb)
 	return c
 }
 
