@@ -358,7 +358,8 @@ func (p Projects) validate(fe hotline.FieldErrors) {
 // pulls in grouping's dictionaries); a cmd test keeps the two in step.
 func (r Retention) validate(fe hotline.FieldErrors) {
 	if r.PersonalData.Duration < 90*24*time.Hour {
-		fe.Add("retention.personal_data", fmt.Sprintf("%s is too short: give at least 90d. Texts to residents and to their volunteers stay in the outbox 90 days, and residents rate, ask for a redo or complain for weeks after a ticket is done", r.PersonalData))
+		given, _ := r.PersonalData.MarshalText()
+		fe.Add("retention.personal_data", fmt.Sprintf("%s is too short: give at least 90d. Texts to residents and to their volunteers stay in the outbox 90 days, and residents rate, ask for a redo or complain for weeks after a ticket is done", given))
 	}
 	if _, err := cron.ParseStandard(r.Schedule); err != nil {
 		fe.Add("retention.schedule", fmt.Sprintf("%q is not a cron schedule: give minute hour day-of-month month day-of-week on the Shanghai clock, e.g. \"30 3 * * *\" for 03:30 every night (%v)", r.Schedule, err))
