@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -232,10 +231,11 @@ func (s *TicketStore) fetchNeeds(ctx context.Context, index []string, from, to t
 }
 
 // needsOf reads the tickets ids of partition p (-1: each id's own) in one
-// pipeline, leaving out those not found.
+// pipeline, leaving out those not found. A ticket whose phone was erased
+// (retention.go) counts as the resident its stored key (field rk) names.
 func (s *TicketStore) needsOf(ctx context.Context, p int, ids []string, salt string) ([]hotline.NeedRecord, error) {
 	pipe := s.db.client.Pipeline()
-	cmds := make([]*redis.StringCmd, 0, len(ids))
+	cmds := make([]*redis.SliceCmd, 0, len(ids))
 	for _, id := range ids {
 		q := p
 		if q < 0 {
@@ -244,25 +244,27 @@ func (s *TicketStore) needsOf(ctx context.Context, p int, ids []string, salt str
 				continue
 			}
 		}
-		cmds = append(cmds, pipe.HGet(ctx, s.pkey(q, "t", id), "d"))
+		cmds = append(cmds, pipe.HMGet(ctx, s.pkey(q, "t", id), "d", "rk"))
 	}
 	if len(cmds) == 0 {
 		return nil, nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, storeErr(err)
 	}
 	out := make([]hotline.NeedRecord, 0, len(cmds))
 	for _, c := range cmds {
-		d, err := c.Result()
-		if errors.Is(err, redis.Nil) {
+		vals := c.Val()
+		d, ok := vals[0].(string)
+		if !ok {
 			continue // deleted between the index read and now
-		} else if err != nil {
-			return nil, storeErr(err)
 		}
 		r, err := decodeNeed(d, salt)
 		if err != nil {
 			return nil, err
+		}
+		if rk, _ := vals[1].(string); r.ResidentKey == "" {
+			r.ResidentKey = rk
 		}
 		out = append(out, r)
 	}
