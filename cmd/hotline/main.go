@@ -51,6 +51,7 @@ usage:
   hotline user add  --name NAME --role ROLE [--unit UNIT] [--display NAME] --password-stdin [--data DIR] [--config FILE]
   hotline user list [--data DIR] [--config FILE]
   hotline group   [--since 365d] [--data DIR] [--config FILE]
+  hotline erase   [--dry-run] [--data DIR] [--config FILE]
   hotline version
 
 roles: admin, dispatcher, committee, social_worker, volunteer
@@ -113,6 +114,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	case "group":
 		return groupCommand(ctx, args[1:], stdout, stderr)
+	case "erase":
+		return eraseCommand(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "hotline", buildVersion())
 		return nil
@@ -313,6 +316,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Server.Projects = m.Projects
+	if err := m.openRetention(st); err != nil {
+		return err
+	}
 	feed, consumer := redisstore.NewFeed(st.DB), consumerName(m.Server.Addr())
 	m.startBackground(func(ctx context.Context) {
 		if err := feed.Consume(ctx, "volunteers", consumer, tasker.Handler(ctx)); err != nil && ctx.Err() == nil {
