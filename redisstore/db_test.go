@@ -2,11 +2,9 @@ package redisstore_test
 
 import (
 	"context"
-	"fmt"
 	"net"
-	"os"
-	"strings"
-	"sync/atomic"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,26 +23,15 @@ type backend struct {
 	wait func(d time.Duration)
 }
 
-var clusterRuns atomic.Int64
-
-// eachBackend runs scenario against a real redis-server and against
-// miniredis, the embedded default store: both must behave the same. With
-// REDIS_CLUSTER_ADDRS (comma-separated) it runs on that Redis Cluster too,
-// which proves every script keeps to one slot.
+// eachBackend runs scenario against every Redis the hotline may be given,
+// in parallel: a real redis-server, miniredis (the embedded default store),
+// a Redis Cluster of three masters (REDIS_CLUSTER_ADDRS, else started by
+// redistest), which proves every script keeps to one slot and every
+// multi-key read copes with keys on several nodes, and a primary behind
+// Sentinel (through go-redis's failover client, as NewClient builds it).
+// The cluster and the Sentinel group are shared by the whole test binary.
 func eachBackend(t *testing.T, scenario func(t *testing.T, b backend)) {
 	t.Helper()
-	if addrs := os.Getenv("REDIS_CLUSTER_ADDRS"); addrs != "" {
-		t.Run("cluster", func(t *testing.T) {
-			t.Parallel()
-			c, err := redisstore.NewClient(redisstore.ClientOptions{ClusterAddrs: strings.Split(addrs, ",")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			prefix := fmt.Sprintf("test%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6, clusterRuns.Add(1))
-			scenario(t, backend{db: redisstore.NewDB(c, prefix), wait: time.Sleep})
-		})
-	}
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
 		c, prefix := redistest.New(t)
@@ -59,6 +46,16 @@ func eachBackend(t *testing.T, scenario func(t *testing.T, b backend)) {
 			time.Sleep(d)
 			m.FastForward(d)
 		}})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		c, prefix := redistest.StartCluster(t).New(t)
+		scenario(t, backend{db: redisstore.NewDB(c, prefix), wait: time.Sleep})
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		t.Parallel()
+		c, prefix := redistest.SharedSentinel(t).New(t)
+		scenario(t, backend{db: redisstore.NewDB(c, prefix), wait: time.Sleep})
 	})
 }
 
@@ -171,4 +168,33 @@ func TestNewClient(t *testing.T) {
 	if err := redisstore.NewDB(c, "").Ping(context.Background()); err != nil {
 		t.Fatalf("ping through a client built from the URL: %v", err)
 	}
+}
+
+// MustKeys returns every key matching pattern, sorted. On a Cluster it asks
+// every master: KEYS answers for one node only, and a cluster client sends
+// it to whichever node the pattern itself would hash to.
+func MustKeys(tb testing.TB, c redis.UniversalClient, pattern string) []string {
+	tb.Helper()
+	ctx := context.Background()
+	var keys []string
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			ks, err := m.Keys(ctx, pattern).Result()
+			mu.Lock()
+			keys = append(keys, ks...)
+			mu.Unlock()
+			return err
+		})
+		if err != nil {
+			tb.Fatalf("keys %s: %v", pattern, err)
+		}
+	} else {
+		var err error
+		if keys, err = c.Keys(ctx, pattern).Result(); err != nil {
+			tb.Fatalf("keys %s: %v", pattern, err)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }

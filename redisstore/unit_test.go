@@ -227,12 +227,7 @@ func TestIndexUnitsReplacesTheIndex(t *testing.T) {
 
 		keys := func(pattern string) []string {
 			t.Helper()
-			ks, err := b.db.Client().Keys(ctx, b.db.Prefix()+pattern).Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			slices.Sort(ks)
-			return ks
+			return MustKeys(t, b.db.Client(), b.db.Prefix()+pattern)
 		}
 		live, err := b.db.Client().SMembers(ctx, b.db.Prefix()+":{units}:geokeys").Result()
 		if err != nil {

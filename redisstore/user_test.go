@@ -150,11 +150,7 @@ func TestSessions(t *testing.T) {
 			t.Errorf("found session %+v, want %+v", got, sess)
 		}
 
-		keys, err := b.db.Client().Keys(ctx, b.db.Prefix()+":session:*").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range keys {
+		for _, k := range MustKeys(t, b.db.Client(), b.db.Prefix()+":session:*") {
 			if k == b.db.Prefix()+":session:cookie-value-1" {
 				t.Errorf("the raw token is a key name: %s", k)
 			}
@@ -189,9 +185,8 @@ func TestSessionExpires(t *testing.T) {
 		b.wait(300 * time.Millisecond)
 		_, err := s.FindSession(ctx, "short")
 		AssertCode(t, err, hotline.ENOTFOUND)
-		keys, err := b.db.Client().Keys(ctx, b.db.Prefix()+":session:*").Result()
-		if err != nil || len(keys) != 0 {
-			t.Errorf("expired session still stored (%v, %v)", keys, err)
+		if keys := MustKeys(t, b.db.Client(), b.db.Prefix()+":session:*"); len(keys) != 0 {
+			t.Errorf("expired session still stored: %v", keys)
 		}
 
 		err = s.CreateSession(ctx, &hotline.Session{Token: "late", ExpiresAt: now.Add(-time.Second)})
