@@ -104,6 +104,9 @@ func (m *Main) openPhone(st *Store, tickets *redisstore.TicketStore, in *intake.
 		Hours:      tw.VoiceHours,
 		VoiceZH:    tw.VoiceZH,
 		VoiceEN:    tw.VoiceEN,
+		// A number's remembered committee and tickets go no later than
+		// the personal details of its tickets (docs/RETENTION.md).
+		CallerTTL: min(phone.DefaultCallerTTL, m.Config.Retention.PersonalData.Duration),
 	}, phone.Deps{
 		Intake: in, Tickets: tickets, Directory: m.Directory,
 		Outbox: outbox, OptOuts: optOuts, Sessions: sessions,
