@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -21,8 +22,8 @@ type sample struct {
 	// with the collector's cycle (GOGC 400: up to five times the live
 	// heap); heapGC is what is left alive, which is what must stay flat.
 	heap, heapGC int64
-	// liveGC is go_memstats_heap_alloc_bytes after the forced GC: the
-	// bytes of live objects, without the free space of their spans.
+	// liveGC is HeapAlloc after the forced GC: the bytes of live
+	// objects, without the free space of their spans.
 	liveGC     int64
 	goroutines int
 	boards     int // hotline_ws_connections
@@ -52,15 +53,18 @@ func (r *run) takeSample(ctx context.Context, at time.Duration) sample {
 	} else {
 		errs = append(errs, err)
 	}
-	// ?gc=1 runs a full collection before writing the profile.
-	if resp, err := get(ctx, r.srv.debugBase+"/debug/pprof/heap?gc=1"); err == nil {
+	// ?gc=1 runs a full collection (and sweep) before writing the
+	// profile; with debug=1 the profile is text and ends with the
+	// runtime's MemStats as read right after, before any gzip encoder or
+	// metrics page allocates anything.
+	if resp, err := get(ctx, r.srv.debugBase+"/debug/pprof/heap?gc=1&debug=1"); err == nil {
+		ms, err := memStats(resp.Body)
 		drain(resp)
-		if m, err := scrape(ctx, r.srv.base+"/metrics"); err == nil {
-			s.heapGC = int64(m["go_memstats_heap_inuse_bytes"])
-			s.liveGC = int64(m["go_memstats_heap_alloc_bytes"])
-		} else {
-			errs = append(errs, err)
+		s.heapGC, s.liveGC = ms["HeapInuse"], ms["HeapAlloc"]
+		if err == nil && s.heapGC == 0 {
+			err = errors.New("no HeapInuse in the heap profile")
 		}
+		errs = append(errs, err)
 	} else {
 		errs = append(errs, err)
 	}
@@ -134,6 +138,23 @@ func scrape(ctx context.Context, target string) (map[string]float64, error) {
 			continue
 		}
 		m[strings.TrimSpace(name)] += v
+	}
+	return m, sc.Err()
+}
+
+// memStats reads the "# Name = value" lines of a text heap profile.
+func memStats(r io.Reader) (map[string]int64, error) {
+	m := map[string]int64{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "# "), " = ")
+		if !ok || !strings.HasPrefix(sc.Text(), "# ") {
+			continue
+		}
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			m[k] = n
+		}
 	}
 	return m, sc.Err()
 }

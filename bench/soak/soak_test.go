@@ -6,6 +6,7 @@ package main
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -159,5 +160,21 @@ func TestChangeKeyKeepsTicketsApart(t *testing.T) {
 	}
 	if _, ok := changeKey("16001x", 1); ok {
 		t.Error("changeKey accepted an id that is not digits")
+	}
+}
+
+// The heap after GC comes from the MemStats that a text heap profile
+// (/debug/pprof/heap?gc=1&debug=1) ends with.
+func TestMemStatsFromTheHeapProfile(t *testing.T) {
+	profile := "heap profile: 3: 1024 [9: 4096] @ heap/1048576\n" +
+		"1: 512 [1: 512] @ 0x4a1b2c 0x4a1c3d\n" +
+		"#\t0x4a1b2c\tmain.f+0x2c\t/x.go:10\n\n" +
+		"# runtime.MemStats\n# Alloc = 13421772\n# HeapAlloc = 13421772\n# HeapInuse = 23592960\n# NumGC = 42\n"
+	got, err := memStats(strings.NewReader(profile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["HeapInuse"] != 23592960 || got["HeapAlloc"] != 13421772 {
+		t.Errorf("HeapInuse %d, HeapAlloc %d; want 23592960, 13421772", got["HeapInuse"], got["HeapAlloc"])
 	}
 }
