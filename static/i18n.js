@@ -137,6 +137,7 @@ const STRINGS = {
     "ev.ticket.updated": "信息已更新",
     "ev.ticket.rated": "已评价",
     "ev.ticket.asked": "工作人员发短信询问居民",
+    "ev.ticket.erased": "已按保存期限删除居民个人信息",
 
     "login.doctitle": "工作人员登录 - 曹家渡街道居民需求热线",
     "login.title": "工作人员登录",
@@ -832,6 +833,7 @@ const STRINGS = {
     "ev.ticket.updated": "Details updated",
     "ev.ticket.rated": "Rated",
     "ev.ticket.asked": "Staff asked the resident by SMS",
+    "ev.ticket.erased": "Personal details erased after the retention period",
 
     "login.doctitle": "Staff sign-in - Caojiadu Street Residents' Hotline",
     "login.title": "Staff sign-in",
