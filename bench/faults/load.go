@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,33 @@ type load struct {
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	accepts atomic.Int64
+
+	logMu    sync.Mutex
+	attempts []attempt
+}
+
+// attempt is one request of the load and what came of it, for the
+// figures of each fault's window.
+type attempt struct {
+	at      time.Time
+	channel string
+	outcome string // the HTTP status, "none" (no answer), "kept" (the journal's answer)
+}
+
+// note records an attempt of f.
+func (l *load) note(f *filing, code int, err error) {
+	f.note(code, err)
+	outcome := strconv.Itoa(code)
+	if err != nil {
+		outcome = "none"
+	}
+	l.record(f.channel, outcome)
+}
+
+func (l *load) record(channel, outcome string) {
+	l.logMu.Lock()
+	l.attempts = append(l.attempts, attempt{at: time.Now(), channel: channel, outcome: outcome})
+	l.logMu.Unlock()
 }
 
 func newLoad(replicas []*replica, token, publicURL, apiKey string, staff *staffClient) *load {
@@ -195,7 +223,7 @@ func (l *load) fileWeb(f *filing, until time.Time) {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", f.key)
 		code, b, err := do(l.client, req)
-		f.note(code, err)
+		l.note(f, code, err)
 		if err == nil && (code == http.StatusCreated || code == http.StatusOK) {
 			var v struct {
 				ID string `json:"id"`
@@ -223,7 +251,7 @@ func (l *load) fileOpen311(f *filing, until time.Time) {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Idempotency-Key", f.key)
 		code, b, err := do(l.open311, req)
-		f.note(code, err)
+		l.note(f, code, err)
 		if err == nil && (code == http.StatusCreated || code == http.StatusOK) {
 			var v []struct {
 				ID string `json:"service_request_id"`
@@ -346,7 +374,7 @@ func (l *load) fileSMS(f *filing, until time.Time) {
 		"NumMedia": {"0"}, "NumSegments": {"1"}, "SmsStatus": {"received"}}
 	for a := 0; time.Now().Before(until); a++ {
 		code, b, err := l.twilio(l.publicURL+phone.PathSMS, form)
-		f.note(code, err)
+		l.note(f, code, err)
 		if err == nil && code == http.StatusOK {
 			if n, err := parseTwiML(b); err == nil {
 				said := n.said()
@@ -356,6 +384,7 @@ func (l *load) fileSMS(f *filing, until time.Time) {
 				}
 				if strings.Contains(said, smsKept) {
 					f.ack = ackJournal
+					l.record(f.channel, "kept")
 					return
 				}
 			}
@@ -389,7 +418,7 @@ func (l *load) fileCall(f *filing, until time.Time) {
 		var n *twiml
 		for a := 0; n == nil && time.Now().Before(until); a++ {
 			code, b, err := l.twilio(target, form)
-			f.note(code, err)
+			l.note(f, code, err)
 			if err == nil && code == http.StatusOK {
 				n, _ = parseTwiML(b)
 			}
@@ -407,6 +436,7 @@ func (l *load) fileCall(f *filing, until time.Time) {
 		}
 		if strings.Contains(said, saidNoted) {
 			f.ack = ackJournal
+			l.record(f.channel, "kept")
 			break
 		}
 		if strings.Contains(said, saidCallback) {

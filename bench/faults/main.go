@@ -287,7 +287,10 @@ func run(ctx context.Context, o options) (err error) {
 	figs, problems := tally(filings, st)
 	journaled := journalFiled(replicas)
 
-	failed := report(o, loadTook, faults, figs, st, boards, network, entries, events, head, journaled, ld.accepts.Load(), problems)
+	ld.logMu.Lock()
+	attempts := ld.attempts
+	ld.logMu.Unlock()
+	failed := report(o, loadTook, faults, attempts, started, figs, st, boards, network, entries, events, head, journaled, ld.accepts.Load(), problems)
 	if failed {
 		return errors.New("tickets lost or duplicated, or events missed or duplicated: see above")
 	}
@@ -351,11 +354,13 @@ func inject(ctx context.Context, started time.Time, d time.Duration, rdb *redist
 			}
 			return nil
 		}},
-		{"SIGSTOP Redis for 8 s (clients time out after 3 s), SIGCONT", func() error {
+		// go-redis gives up on a command after a 3 s read timeout and 3
+		// retries: 15 s is past all of it, so requests fail rather than wait.
+		{"SIGSTOP Redis for 15 s (past the client's 4 × 3 s), SIGCONT", func() error {
 			if err := rdb.Pause(); err != nil {
 				return err
 			}
-			time.Sleep(8 * time.Second)
+			time.Sleep(15 * time.Second)
 			return rdb.Resume()
 		}},
 		{"Redis SHUTDOWN (clean), restart after 2 s", func() error {
@@ -428,13 +433,23 @@ func journalFiled(replicas []*replica) int {
 }
 
 // report prints the figures and says whether the run failed.
-func report(o options, took time.Duration, faults []fault, figs map[string]*channelFigures, st *store, boards []*board,
+func report(o options, took time.Duration, faults []fault, attempts []attempt, started time.Time, figs map[string]*channelFigures, st *store, boards []*board,
 	n *hotline.Network, entries map[string]feedEntry, events map[string]hotline.FeedEvent, head hotline.FeedPosition,
 	journaled int, accepts int64, problems []string) bool {
 	fmt.Printf("\nload ran %v (new needs for %v, then retries of those under way)\n", took.Round(time.Second), o.duration)
-	fmt.Println("\nfaults injected:")
+	fmt.Println("\nfaults injected, and what the load's requests got from the fault's start to 5 s after its end:")
 	for _, f := range faults {
 		fmt.Printf("  %6.1fs  %s  (%.1fs)\n", f.at.Seconds(), f.what, f.took.Seconds())
+		from, to := started.Add(f.at), started.Add(f.at+f.took+5*time.Second)
+		for _, c := range channels {
+			m := map[string]int{}
+			for _, a := range attempts {
+				if a.channel == c && !a.at.Before(from) && a.at.Before(to) {
+					m[a.outcome]++
+				}
+			}
+			fmt.Printf("             %-8s %s\n", c, outcomes(m))
+		}
 	}
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -513,6 +528,22 @@ func answers(f *channelFigures) string {
 	}
 	if f.noAnswer > 0 {
 		parts = append(parts, fmt.Sprintf("none×%d", f.noAnswer))
+	}
+	return strings.Join(parts, " ")
+}
+
+func outcomes(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
+	}
+	if len(parts) == 0 {
+		return "-"
 	}
 	return strings.Join(parts, " ")
 }
