@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"strings"
 	"sync"
@@ -62,8 +64,11 @@ func MustStreet(tb testing.TB) *Street {
 // Sweeper returns a sweep of the street for a period of 365 days, on the
 // clock now.
 func (st *Street) Sweeper(now func() time.Time) *retention.Sweeper {
-	return &retention.Sweeper{Store: st.Tickets, Period: retention.DefaultPeriod, Locker: redisstore.NewLocker(st.DB), Now: now}
+	return &retention.Sweeper{Store: st.Tickets, Period: retention.DefaultPeriod, Locker: redisstore.NewLocker(st.DB), Now: now, Logger: quiet}
 }
+
+// quiet is the sweeps' logger in tests: their summaries are checked, not read.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // A resident's details, as they reach the hotline and its staff.
 const (
