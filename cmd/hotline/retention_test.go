@@ -84,6 +84,7 @@ func TestEraseCommand(t *testing.T) {
 	}
 
 	out = erase()
+	t.Logf("hotline erase:\n%s", out)
 	expect(out, `personal details erased: `, `tickets read\s+1\n`, `tickets erased\s+1\n`, `board feed entries dropped\s+\d+\n`, `time taken\s+\S+`)
 	got := find(due.ID)
 	if got.Contact.Phone != "" || got.Location.Address != "" || got.ExternalRef != "" || strings.Contains(got.Description, "13800138000") ||
