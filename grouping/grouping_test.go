@@ -14,6 +14,7 @@ import (
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/grouping"
+	"github.com/caojiadu/hotline/internal/needgen"
 	"github.com/caojiadu/hotline/network"
 )
 
@@ -43,16 +44,16 @@ func MustGroup(tb testing.TB, dir hotline.Directory, opts grouping.Options, h *h
 func MustHandHistory(tb testing.TB, seed uint64) *history {
 	tb.Helper()
 	from := time.Date(2026, 1, 1, 0, 0, 0, 0, shanghai)
-	g := newGen(seed, from, 12)
-	g.needs(handNeeds())
+	g := needgen.New(seed, from, 12)
+	g.Needs(handNeeds())
 	codes := []string{"elderly_meals", "elderly_visit", "home_repair", "facilities", "sanitation", "dispute", "policy", "legal", "youth", "health", "other"}
 	var committees []string
 	for i := 1; i <= 14; i++ {
 		committees = append(committees, "c"+twoDigits(i))
 	}
-	g.noise(200, noiseWords(3000), codes, committees)
-	g.duplicates(25)
-	return g.h
+	g.Noise(200, noiseWords(3000), codes, committees)
+	g.Duplicates(25)
+	return historyOf(g.History())
 }
 
 func twoDigits(i int) string { return string(rune('0'+i/10)) + string(rune('0'+i%10)) }
@@ -99,8 +100,8 @@ func TestResult_FindsTheKnownNeeds(t *testing.T) {
 		}
 		// Every need recurs and gets a draft of its own.
 		for _, n := range handNeeds() {
-			if d := draftOf(res, h.truth, n.name); d == nil {
-				t.Errorf("seed %d: no draft for %s", seed, n.name)
+			if d := draftOf(res, h.truth, n.Name); d == nil {
+				t.Errorf("seed %d: no draft for %s", seed, n.Name)
 			}
 		}
 	}
@@ -133,7 +134,7 @@ func TestResult_SearchIsExact(t *testing.T) {
 	dir := MustDirectory(t)
 	h := MustHandHistory(t, 4)
 	// And a slice of the benchmark's flat vocabulary, the index's hard case.
-	generate(benchSize{records: 10_000, noise: 1_000, synth: 300, scale: 1}, func(r hotline.NeedRecord, truth string) {
+	needgen.Generate(needgen.Size{Records: 10_000, Noise: 1_000, Synth: 300, Scale: 1}, func(r hotline.NeedRecord, truth string) {
 		h.records = append(h.records, r)
 	})
 	fast := MustGroup(t, dir, grouping.Options{}, h, nil)
@@ -383,10 +384,10 @@ func TestResult_Continuity(t *testing.T) {
 	previous := MustPrevious(t, first)
 	byNeed := map[string]*hotline.Project{}
 	for _, n := range handNeeds() {
-		d := draftOf(first, h.truth, n.name)
+		d := draftOf(first, h.truth, n.Name)
 		for _, p := range previous {
 			if d != nil && p.Evidence.TicketIDs[0] == d.Evidence.TicketIDs[0] {
-				byNeed[n.name] = p
+				byNeed[n.Name] = p
 			}
 		}
 	}
