@@ -65,6 +65,7 @@ const (
 // eachStore runs scenario on every store, in parallel.
 func eachStore(t *testing.T, scenario func(t *testing.T, store Store)) {
 	t.Helper()
+	redistest.Prestart()
 	for _, s := range []Store{StoreRedis, StoreCluster, StoreSentinel} {
 		t.Run(string(s), func(t *testing.T) {
 			t.Parallel()

@@ -32,6 +32,7 @@ type backend struct {
 // The cluster and the Sentinel group are shared by the whole test binary.
 func eachBackend(t *testing.T, scenario func(t *testing.T, b backend)) {
 	t.Helper()
+	redistest.Prestart()
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
 		c, prefix := redistest.New(t)

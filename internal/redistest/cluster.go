@@ -36,18 +36,33 @@ const clusterReady = 30 * time.Second
 // the test when no cluster can be had.
 func StartCluster(tb testing.TB) *Cluster {
 	tb.Helper()
-	clusterOnce.Do(func() {
-		if addrs := os.Getenv("REDIS_CLUSTER_ADDRS"); addrs != "" {
-			cluster = &Cluster{Addrs: strings.Split(addrs, ",")}
-			return
-		}
-		cluster, clusterErr = bootCluster()
-	})
+	clusterOnce.Do(startCluster)
 	if clusterErr != nil {
 		tb.Fatalf("redistest: cluster: %v", clusterErr)
 	}
 	return cluster
 }
+
+func startCluster() {
+	if addrs := os.Getenv("REDIS_CLUSTER_ADDRS"); addrs != "" {
+		cluster = &Cluster{Addrs: strings.Split(addrs, ",")}
+		return
+	}
+	cluster, clusterErr = bootCluster()
+}
+
+// Prestart starts the shared Cluster and Sentinel group in the background
+// (each once per test binary), so that the first test to ask for one finds
+// it ready or nearly so, and the two start side by side rather than one
+// after the other. A failure is reported to the tests that ask.
+func Prestart() {
+	prestartOnce.Do(func() {
+		go clusterOnce.Do(startCluster)
+		go sentinelOnce.Do(startSharedSentinel)
+	})
+}
+
+var prestartOnce sync.Once
 
 // New returns a client of the cluster, closed when the test ends, and a key
 // prefix unique to this call.

@@ -58,16 +58,18 @@ const (
 // when no group can be started.
 func SharedSentinel(tb testing.TB) *Sentinel {
 	tb.Helper()
-	sentinelOnce.Do(func() {
-		sharedSentinel, sentinelErr = bootSentinel()
-		if sentinelErr == nil {
-			sharedSentinel.shared = true
-		}
-	})
+	sentinelOnce.Do(startSharedSentinel)
 	if sentinelErr != nil {
 		tb.Fatalf("redistest: sentinel: %v", sentinelErr)
 	}
 	return sharedSentinel
+}
+
+func startSharedSentinel() {
+	sharedSentinel, sentinelErr = bootSentinel()
+	if sentinelErr == nil {
+		sharedSentinel.shared = true
+	}
 }
 
 // StartSentinel starts a Sentinel group of the test's own, stopped when the
