@@ -66,6 +66,25 @@ func postTwilio(tb testing.TB, m *Main, path string, form url.Values) (int, stri
 	return resp.StatusCode, string(b)
 }
 
+// mustReady waits until m answers /readyz (its store answers).
+func mustReady(t *testing.T, m *Main) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(m.URL() + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready 30 s after Redis came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // ticketsOf returns the tickets of m's store whose ExternalRef is ref.
 func ticketsOf(tb testing.TB, m *Main, ref string) []*hotline.Ticket {
 	tb.Helper()
@@ -175,6 +194,10 @@ func TestBrowserFormSaysNothingWasSavedWhileRedisIsDown(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The resident tries again once the service is back: go-redis' pool
+	// keeps refusing for a moment after failed dials, as a load balancer's
+	// readiness probe (/readyz) shows.
+	mustReady(t, m)
 	b.do(t, "send again",
 		chromedp.Click(chromedp.CSS("#submit")),
 		chromedp.WaitVisible(chromedp.CSS("#done")),
