@@ -61,6 +61,11 @@ type Handler struct {
 	BaseURL string
 	Limiter hotline.RateLimiter // may be nil
 	Logger  *slog.Logger
+	// Audit records every keyed read that shows residents' addresses or
+	// recordings (request.go, recordFull); a read that cannot be recorded
+	// is refused. Nil records nothing: set it wherever real tickets are
+	// served.
+	Audit hotline.AuditLog
 }
 
 type format int

@@ -2,6 +2,8 @@ package open311
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -81,6 +83,9 @@ type tokensXML struct {
 // view says how much of a ticket a reader may see.
 type view struct {
 	full bool // a valid api_key: everything but contact details
+	// key names the api_key of a full read in the audit log: the first
+	// 8 hex digits of its SHA-256, never the key itself.
+	key  string
 	lang string
 	net  *hotline.Network
 	cat  *hotline.Catalogue
@@ -200,8 +205,50 @@ func (h *Handler) readerView(r *http.Request, q url.Values) (view, error) {
 			return v, hotline.Errorf(hotline.EFORBIDDEN, "invalid api_key; leave it out to read public data")
 		}
 		v.full = true
+		sum := sha256.Sum256([]byte(k))
+		v.key = hex.EncodeToString(sum[:4])
 	}
 	return v, nil
+}
+
+// recordFull records a keyed read of tickets that shows a resident's
+// address or recording (a sensitive category's are hidden from everyone
+// else), before the answer is written: one entry naming the ticket for a
+// single request, one with the count and the query (less the key) for a
+// list. Contact details are never shown here, so never recorded.
+func (h *Handler) recordFull(r *http.Request, v view, q url.Values, tickets []*hotline.Ticket, single bool) error {
+	if !v.full || h.Audit == nil {
+		return nil
+	}
+	var address, media bool
+	for _, t := range tickets {
+		address = address || t.Location.Address != ""
+		media = media || t.MediaURL != ""
+	}
+	var fields []string
+	if address {
+		fields = append(fields, hotline.AuditAddress)
+	}
+	if media {
+		fields = append(fields, hotline.AuditRecording)
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	e := &hotline.AuditEntry{UserID: "open311:" + v.key, Username: "Open311 api_key " + v.key,
+		Fields: fields, Via: "GET " + r.URL.Path}
+	if single {
+		e.TicketID = tickets[0].ID
+	} else {
+		rest := url.Values{}
+		for k, vs := range q {
+			if k != "api_key" {
+				rest[k] = vs
+			}
+		}
+		e.Count, e.Filter = len(tickets), rest.Encode()
+	}
+	return h.Audit.RecordRead(r.Context(), e)
 }
 
 func (h *Handler) readPreamble(r *http.Request) (url.Values, view, error) {
@@ -231,6 +278,10 @@ func (h *Handler) handleRequestList(w http.ResponseWriter, r *http.Request, f fo
 	if filter.Limit > 0 {
 		tickets, _, err := h.Tickets.FindTickets(r.Context(), filter)
 		if err != nil {
+			h.fail(w, r, f, err)
+			return
+		}
+		if err := h.recordFull(r, v, q, tickets, false); err != nil {
 			h.fail(w, r, f, err)
 			return
 		}
@@ -355,13 +406,17 @@ func parseDate(s string) (time.Time, time.Duration, error) {
 }
 
 func (h *Handler) handleRequestGet(w http.ResponseWriter, r *http.Request, f format, id string) {
-	_, v, err := h.readPreamble(r)
+	q, v, err := h.readPreamble(r)
 	if err != nil {
 		h.fail(w, r, f, err)
 		return
 	}
 	t, err := h.findTicket(r, id)
 	if err != nil {
+		h.fail(w, r, f, err)
+		return
+	}
+	if err := h.recordFull(r, v, q, []*hotline.Ticket{t}, true); err != nil {
 		h.fail(w, r, f, err)
 		return
 	}
