@@ -293,6 +293,7 @@ func (m *Main) Run(ctx context.Context) error {
 		BaseURL:      m.Config.HTTP.PublicURL,
 		Limiter:      m.Server.PublicLimiter,
 		Logger:       m.Logger,
+		Audit:        m.Server.Audit,
 	}
 	if err := m.Server.Listen(); err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
