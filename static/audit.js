@@ -64,7 +64,8 @@ async function load() {
 }
 
 function who(e) {
-  const parts = [e.username || e.user_id, t("role." + e.role)];
+  // Open311 partners read by api_key: no role, named by the key's fingerprint.
+  const parts = [e.username || e.user_id, e.role ? t("role." + e.role) : ""];
   if (e.unit_id) parts.push(e.unit_id);
   return parts.filter(Boolean).join(" · ");
 }
