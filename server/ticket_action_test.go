@@ -117,10 +117,13 @@ func TestTicketActions(t *testing.T) {
 		{Name: "start: wrong state", Method: "POST", URL: url(b, "start"), Session: f.C01, WithCSRF: true, ExpectedStatus: 409},
 		{Name: "reassign: admin to a volunteer group", Method: "POST", URL: url(v, "reassign"), Body: `{"unit_id":"c02-repairs"}`,
 			Session: f.Admin, WithCSRF: true, ExpectedStatus: 200},
-		{Name: "accept: a volunteer sees the group's ticket but may not act", Method: "POST", URL: url(v, "accept"),
-			Session: f.Volunteer, WithCSRF: true, ExpectedStatus: 403, ExpectedContent: []string{"volunteers cannot"}},
+		// A volunteer sees only their tasks (GET answers 404 for the
+		// group's other tickets), so an action on one is not found either,
+		// rather than a 403 that would tell the ticket exists.
+		{Name: "accept: a ticket of the volunteer's group, not their task", Method: "POST", URL: url(v, "accept"),
+			Session: f.Volunteer, WithCSRF: true, ExpectedStatus: 404, ExpectedContent: []string{`"code":"not_found"`}},
 		{Name: "note: volunteer", Method: "POST", URL: url(v, "note"), Body: `{"text":"x"}`,
-			Session: f.Volunteer, WithCSRF: true, ExpectedStatus: 403},
+			Session: f.Volunteer, WithCSRF: true, ExpectedStatus: 404},
 
 		{Name: "note: valid", Method: "POST", URL: url(a, "note"), Body: `{"text":"已电话联系居民"}`, Session: f.C01, WithCSRF: true,
 			ExpectedStatus: 200},
