@@ -14,13 +14,14 @@ import (
 )
 
 // Sentinel is a primary and one replica watched by three sentinels
-// (quorum 2), as the README suggests for a failover primary.
+// (quorum 2): the README's Sentinel setup with one replica instead of two.
 //
 // Both data nodes run with min-replicas-to-write 1: a primary that has lost
 // its replica refuses writes (NOREPLICAS) instead of acknowledging ones the
-// promoted replica will not have. That is what lets a test demand that no
-// acknowledged write is lost across Failover; the price is that writes
-// stop between the promotion and the old primary rejoining as a replica.
+// promoted replica will not have. That and Failover's pause are what let a
+// test demand that no acknowledged write is lost across Failover; the price
+// of having one replica only is that writes stop between the promotion and
+// the old primary rejoining as a replica (some ten seconds).
 type Sentinel struct {
 	// Master is the name the sentinels know the primary by.
 	Master string

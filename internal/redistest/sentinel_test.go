@@ -58,7 +58,7 @@ func TestSentinelFailoverPromotesTheReplica(t *testing.T) {
 	}
 }
 
-// The shared group refuses a failover: it would disturb every test on it.
+// The shared group serves tests under their own prefixes.
 func TestSharedSentinelServes(t *testing.T) {
 	s := redistest.SharedSentinel(t)
 	if again := redistest.SharedSentinel(t); again != s {
