@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -147,9 +148,7 @@ func killOnExit(pid int) {
 		"while kill -0 %[1]d 2>/dev/null && kill -0 %[2]d 2>/dev/null; do sleep 1; done; "+
 			"[ \"$(cat /proc/%[2]d/comm 2>/dev/null)\" = redis-server ] && kill -9 %[2]d",
 		os.Getpid(), pid))
-	if watch.Start() == nil {
-		go func() { _ = watch.Wait() }()
-	}
+	startWatcher(watch)
 }
 
 // removeOnExit removes dir once the test binary has exited, as killOnExit
@@ -158,11 +157,22 @@ func killOnExit(pid int) {
 func removeOnExit(dir string) *os.Process {
 	watch := exec.Command("sh", "-c", fmt.Sprintf(
 		"while kill -0 %d 2>/dev/null; do sleep 1; done; rm -rf %q", os.Getpid(), dir))
-	if watch.Start() != nil {
+	if !startWatcher(watch) {
 		return nil
 	}
-	go func() { _ = watch.Wait() }()
 	return watch.Process
+}
+
+// startWatcher starts a watching shell in a process group of its own: a
+// test run stopped by killing its process group (as a CI job's timeout
+// may) takes the servers with it, and the watcher still cleans up after.
+func startWatcher(watch *exec.Cmd) bool {
+	watch.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if watch.Start() != nil {
+		return false
+	}
+	go func() { _ = watch.Wait() }()
+	return true
 }
 
 // stopAll stops procs now, removes dir and stops the shell that would have
