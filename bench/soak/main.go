@@ -29,12 +29,14 @@
 // At the end it stops the load, reads every ticket back through the staff
 // API and compares it with what was acknowledged (lost, duplicated) and
 // with what every board received (missed, delivered twice), then prints
-// the table and a verdict: "flat" when the heap in use after GC and the
+// the table and a verdict: "flat" when the live heap after GC and the
 // goroutines at the end (medians of the last five samples) are within
 // -heap-slack and -goroutine-slack of their values after -warmup (medians
-// of the first five from there). Memory is a measurement, not an
-// assertion: the exit status is 1 only for lost or duplicated tickets or
-// events, failed requests, or a server that died or did not stop cleanly.
+// of the first five from there); the heap in use after GC (live objects'
+// spans, whole) and RSS are printed beside it. Memory is a measurement,
+// not an assertion: the exit status is 1 only for lost or duplicated
+// tickets or events, failed requests, or a server that died or did not
+// stop cleanly. With -keep, the samples also go to samples.csv there.
 //
 // From the repository root (everything stays on loopback and ends by
 // itself, about a minute after -duration):
@@ -93,7 +95,7 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "", "a hotline binary to run instead of building ./cmd/hotline")
 	flag.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server program")
 	flag.StringVar(&o.keep, "keep", "", "keep the server's log, Redis's log and heap/goroutine profiles (at the baseline and the end) in this directory")
-	flag.Float64Var(&o.heapSlack, "heap-slack", 0.10, "how much the heap after GC may grow from the baseline and still be flat (0.10: 10%)")
+	flag.Float64Var(&o.heapSlack, "heap-slack", 0.10, "how much the live heap after GC may grow from the baseline and still be flat (0.10: 10%)")
 	flag.IntVar(&o.goSlack, "goroutine-slack", 5, "how many goroutines more than the baseline are still flat")
 	flag.Parse()
 
@@ -200,7 +202,10 @@ func soak(ctx context.Context, o options) error {
 	logSummary := summarizeLog(serveLog, logSize)
 	report(os.Stdout, o, r, outcome, logSummary)
 	if o.keep != "" {
-		fmt.Printf("logs and profiles: %s\n", o.keep)
+		if err := writeSamples(filepath.Join(o.keep, "samples.csv"), r.samples); err != nil {
+			fmt.Fprintln(os.Stderr, "soak: samples.csv:", err)
+		}
+		fmt.Printf("logs, profiles and samples.csv: %s\n", o.keep)
 	}
 
 	var errs []error

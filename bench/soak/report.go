@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"maps"
@@ -93,6 +94,34 @@ func report(w io.Writer, o options, r *run, out *outcome, logs serverLog) {
 	}
 }
 
+// writeSamples writes the samples as CSV, sizes in bytes.
+func writeSamples(path string, samples []sample) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(f)
+	cw.Write([]string{"seconds", "rss", "heap_inuse", "heap_inuse_after_gc", "heap_live_after_gc", "goroutines",
+		"boards", "server_cpu_seconds", "redis_used_memory", "redis_keys", "redis_cpu_seconds", "tickets", "error"})
+	for _, s := range samples {
+		e := ""
+		if s.err != nil {
+			e = s.err.Error()
+		}
+		cw.Write([]string{strconv.Itoa(int(s.at.Seconds())), i64(s.rss), i64(s.heap), i64(s.heapGC), i64(s.liveGC),
+			strconv.Itoa(s.goroutines), strconv.Itoa(s.boards), strconv.FormatFloat(s.cpu, 'f', 2, 64),
+			i64(s.redisMem), i64(s.redisKeys), strconv.FormatFloat(s.redisCPU, 'f', 2, 64), strconv.Itoa(s.tickets), e})
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func i64(n int64) string { return strconv.FormatInt(n, 10) }
+
 // baselineOf is the first complete sample at or after the warm-up.
 func baselineOf(o options, samples []sample) (sample, bool) {
 	for _, s := range samples {
@@ -119,7 +148,7 @@ func printMemory(w io.Writer, o options, samples []sample) {
 		{"server RSS (MiB)", func(s sample) float64 { return mib(s.rss) }, 1},
 		{"heap in use (MiB)", func(s sample) float64 { return mib(s.heap) }, 1},
 		{"heap in use after GC (MiB)", func(s sample) float64 { return mib(s.heapGC) }, 1},
-		{"live objects after GC (MiB)", func(s sample) float64 { return mib(s.liveGC) }, 1},
+		{"live heap after GC (MiB)", func(s sample) float64 { return mib(s.liveGC) }, 1},
 		{"goroutines", func(s sample) float64 { return float64(s.goroutines) }, 0},
 		{"boards connected", func(s sample) float64 { return float64(s.boards) }, 0},
 		{"Redis used_memory (MiB)", func(s sample) float64 { return mib(s.redisMem) }, 1},
@@ -150,8 +179,9 @@ func printMemory(w io.Writer, o options, samples []sample) {
 				after = append(after, s)
 			}
 		}
-		fmt.Fprintf(w, "trend after the baseline (least squares over %d samples): heap after GC %+.2f MiB/h, goroutines %+.1f/h, RSS %+.2f MiB/h, Redis %+.1f MiB/h\n",
+		fmt.Fprintf(w, "trend after the baseline (least squares over %d samples): live heap after GC %+.2f MiB/h, heap in use after GC %+.2f MiB/h, goroutines %+.1f/h, RSS %+.2f MiB/h, Redis %+.1f MiB/h\n",
 			len(after),
+			slope(after, func(s sample) float64 { return mib(s.liveGC) }),
 			slope(after, func(s sample) float64 { return mib(s.heapGC) }),
 			slope(after, func(s sample) float64 { return float64(s.goroutines) }),
 			slope(after, func(s sample) float64 { return mib(s.rss) }),
@@ -177,16 +207,18 @@ func (v verdict) String() string {
 }
 
 // judgeWindow is how many samples judge takes the median of at each end
-// (at most): the heap after GC and the goroutines move a little from one
-// sample to the next as the server's connection pools open and close
-// connections (three goroutines and a few buffers each), which a single
-// sample would mistake for growth or shrinkage.
+// (at most): the heap and the goroutines move a little from one sample to
+// the next as the server's connection pools open and close connections
+// (three goroutines and a few buffers each), which a single sample would
+// mistake for growth or shrinkage.
 const judgeWindow = 5
 
 // judge compares the end of the run with the baseline after the warm-up:
 // the medians of up to judgeWindow samples at each end, windows that do not
-// overlap. The heap after GC may grow by -heap-slack, goroutines by
-// -goroutine-slack.
+// overlap. The live heap after GC may grow by -heap-slack, goroutines by
+// -goroutine-slack. The heap in use after GC and RSS are told beside it:
+// they also count the free space of partly used spans, which grows for a
+// while as survivors scatter over more spans without anything being held.
 func judge(o options, samples []sample) verdict {
 	var after []sample
 	for _, s := range samples {
@@ -199,13 +231,19 @@ func judge(o options, samples []sample) verdict {
 		return verdict{false, "fewer than two complete samples after the warm-up: nothing to compare"}
 	}
 	base, end := after[:k], after[len(after)-k:]
-	heap := func(ss []sample) int64 { return median(ss, func(s sample) int64 { return s.heapGC }) }
-	gor := func(ss []sample) int64 { return median(ss, func(s sample) int64 { return int64(s.goroutines) }) }
-	hb, he, gb, ge := heap(base), heap(end), gor(base), gor(end)
-	reason := fmt.Sprintf("medians of %d samples from %s and to %s: heap in use after GC %.1f → %.1f MiB (%+.1f%%, limit %+.0f%%), goroutines %d → %d (limit +%d)",
-		k, fmtDur(base[0].at), fmtDur(end[k-1].at), mib(hb), mib(he), 100*(float64(he)/float64(hb)-1), 100*o.heapSlack,
-		gb, ge, o.goSlack)
-	return verdict{float64(he) <= float64(hb)*(1+o.heapSlack) && ge <= gb+int64(o.goSlack), reason}
+	med := func(ss []sample, f func(s sample) int64) int64 { return median(ss, f) }
+	live := func(s sample) int64 { return s.liveGC }
+	inuse := func(s sample) int64 { return s.heapGC }
+	rss := func(s sample) int64 { return s.rss }
+	gor := func(s sample) int64 { return int64(s.goroutines) }
+	lb, le, gb, ge := med(base, live), med(end, live), med(base, gor), med(end, gor)
+	change := func(f func(s sample) int64) string {
+		b, e := med(base, f), med(end, f)
+		return fmt.Sprintf("%.1f → %.1f MiB (%+.1f%%)", mib(b), mib(e), 100*(float64(e)/float64(b)-1))
+	}
+	reason := fmt.Sprintf("medians of %d samples from %s and to %s: live heap after GC %s, limit %+.0f%%; goroutines %d → %d, limit +%d. Beside it: heap in use after GC %s, RSS %s",
+		k, fmtDur(base[0].at), fmtDur(end[k-1].at), change(live), 100*o.heapSlack, gb, ge, o.goSlack, change(inuse), change(rss))
+	return verdict{float64(le) <= float64(lb)*(1+o.heapSlack) && ge <= gb+int64(o.goSlack), reason}
 }
 
 // median of f over ss (the upper one of an even count).

@@ -17,22 +17,23 @@ import (
 type sample struct {
 	at  time.Duration // since the load started
 	rss int64         // the server's VmRSS, bytes
-	// heap is go_memstats_heap_inuse_bytes as found; heapGC the same
-	// right after a GC forced through the pprof listener. heap swings
-	// with the collector's cycle (GOGC 400: up to five times the live
-	// heap); heapGC is what is left alive, which is what must stay flat.
+	// heap is go_memstats_heap_inuse_bytes as found: it swings with the
+	// collector's cycle (GOGC 400: up to five times the live heap).
+	// heapGC is HeapInuse right after a GC forced through the pprof
+	// listener: every span that holds a live object, whole, so it also
+	// moves with how scattered the survivors are. liveGC is HeapAlloc
+	// then: the bytes of the objects still alive, which is what a leak
+	// makes grow and what the verdict compares.
 	heap, heapGC int64
-	// liveGC is HeapAlloc after the forced GC: the bytes of live
-	// objects, without the free space of their spans.
-	liveGC     int64
-	goroutines int
-	boards     int // hotline_ws_connections
-	cpu        float64
-	redisMem   int64 // used_memory
-	redisKeys  int64
-	redisCPU   float64
-	tickets    int // acknowledged so far
-	err        error
+	liveGC       int64
+	goroutines   int
+	boards       int // hotline_ws_connections
+	cpu          float64
+	redisMem     int64 // used_memory
+	redisKeys    int64
+	redisCPU     float64
+	tickets      int // acknowledged so far
+	err          error
 }
 
 // takeSample reads everything, appends it to the run's samples and prints
@@ -83,8 +84,8 @@ func (r *run) takeSample(ctx context.Context, at time.Duration) sample {
 	}
 	s.err = errors.Join(errs...)
 	r.samples = append(r.samples, s)
-	fmt.Printf("%8s  rss %6.1f MiB  heap %6.1f MiB  after GC %6.1f MiB  goroutines %4d  boards %3d  server CPU %6.1f s  redis %6.1f MiB %7d keys  tickets %7d  failed %d",
-		fmtDur(at), mib(s.rss), mib(s.heap), mib(s.heapGC), s.goroutines, s.boards, s.cpu, mib(s.redisMem), s.redisKeys, s.tickets, r.ledger.failures())
+	fmt.Printf("%8s  rss %6.1f MiB  heap %5.1f MiB, after GC %5.1f in use, %5.1f live  goroutines %4d  boards %3d  server CPU %6.1f s  redis %6.1f MiB %7d keys  tickets %7d  failed %d",
+		fmtDur(at), mib(s.rss), mib(s.heap), mib(s.heapGC), mib(s.liveGC), s.goroutines, s.boards, s.cpu, mib(s.redisMem), s.redisKeys, s.tickets, r.ledger.failures())
 	if s.err != nil {
 		fmt.Printf("  (sample incomplete: %v)", s.err)
 	}

@@ -113,16 +113,16 @@ func TestBoardResumeKeepsThePosition(t *testing.T) {
 
 func TestJudge(t *testing.T) {
 	o := options{warmup: 2 * time.Minute, heapSlack: 0.10, goSlack: 5}
-	at := func(min int, heapMiB int64, goroutines int) sample {
-		return sample{at: time.Duration(min) * time.Minute, heapGC: heapMiB << 20, goroutines: goroutines}
+	at := func(min int, liveMiB, inuseMiB int64, goroutines int) sample {
+		return sample{at: time.Duration(min) * time.Minute, liveGC: liveMiB << 20, heapGC: inuseMiB << 20, rss: 3 * inuseMiB << 20, goroutines: goroutines}
 	}
-	// run is a sample a minute from the warm-up on, heap and goroutines
-	// from f, after a start that is always smaller.
-	run := func(minutes int, f func(m int) (int64, int)) []sample {
-		ss := []sample{at(0, 5, 100)}
+	// run is a sample a minute from the warm-up on, live heap, heap in
+	// use and goroutines from f, after a start that is always smaller.
+	run := func(minutes int, f func(m int) (live, inuse int64, goroutines int)) []sample {
+		ss := []sample{at(0, 5, 8, 100)}
 		for m := 2; m <= minutes; m++ {
-			h, g := f(m)
-			ss = append(ss, at(m, h, g))
+			l, h, g := f(m)
+			ss = append(ss, at(m, l, h, g))
 		}
 		return ss
 	}
@@ -131,18 +131,19 @@ func TestJudge(t *testing.T) {
 		samples []sample
 		flat    bool
 	}{
-		{"steady", run(30, func(int) (int64, int) { return 20, 300 }), true},
-		{"noisy but steady", run(30, func(m int) (int64, int) { return 20 + int64(m%3), 300 + 12*(m%2) }), true},
-		{"heap leaks 1 MiB a minute", run(30, func(m int) (int64, int) { return 20 + int64(m), 300 }), false},
-		{"a goroutine leaks a minute", run(30, func(m int) (int64, int) { return 20, 300 + m }), false},
-		{"one spike at the end is not a trend", run(30, func(m int) (int64, int) {
+		{"steady", run(30, func(int) (int64, int64, int) { return 12, 20, 300 }), true},
+		{"noisy but steady", run(30, func(m int) (int64, int64, int) { return 12 + int64(m%2), 20 + int64(m%3), 300 + 12*(m%2) }), true},
+		{"live heap leaks 1 MiB a minute", run(30, func(m int) (int64, int64, int) { return 12 + int64(m), 20 + int64(m), 300 }), false},
+		{"spans fill up, nothing more is held", run(30, func(m int) (int64, int64, int) { return 12, 20 + int64(m)/3, 300 }), true},
+		{"a goroutine leaks a minute", run(30, func(m int) (int64, int64, int) { return 12, 20, 300 + m }), false},
+		{"one spike at the end is not a trend", run(30, func(m int) (int64, int64, int) {
 			if m == 30 {
-				return 40, 400
+				return 40, 60, 400
 			}
-			return 20, 300
+			return 12, 20, 300
 		}), true},
-		{"a short run compares single samples", []sample{at(0, 10, 180), at(2, 20, 300), at(3, 24, 300)}, false},
-		{"no sample after the warm-up", []sample{at(0, 10, 180), at(1, 20, 300)}, false},
+		{"a short run compares single samples", []sample{at(0, 10, 12, 180), at(2, 12, 20, 300), at(3, 15, 24, 300)}, false},
+		{"no sample after the warm-up", []sample{at(0, 10, 12, 180), at(1, 12, 20, 300)}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := judge(o, tc.samples); got.ok != tc.flat {
