@@ -78,8 +78,9 @@ func TestAuditOfPersonalDetails(t *testing.T) {
 		t.Errorf("entry at %v, want between %v and %v", e.At, before, after)
 	}
 	// The same entry by the reader's username or id, and within the day.
+	today := time.Now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly) // dates are Shanghai days
 	for _, q := range []string{"user=c01.disp", "user=" + dispatcher.ID, "user=C01.Disp&ticket=" + c01,
-		"from=" + time.Now().Format(time.DateOnly) + "&to=" + time.Now().Format(time.DateOnly)} {
+		"from=" + today + "&to=" + today} {
 		if l := f.MustAudit(t, q); !slices.ContainsFunc(l.Entries, func(x hotline.AuditEntry) bool { return x.ID == e.ID }) {
 			t.Errorf("?%s: %+v lacks %s", q, l.Entries, e.ID)
 		}
