@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caojiadu/hotline"
+	"github.com/caojiadu/hotline/internal/redistest"
 	"github.com/caojiadu/hotline/redisstore"
 )
 
@@ -158,4 +159,21 @@ func TestAuditLog_Expires(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkAuditLog_RecordRead is what recording costs a disclosure: one
+// MULTI of three XADDs and their expiries, in the request.
+func BenchmarkAuditLog_RecordRead(b *testing.B) {
+	client, prefix := redistest.New(b)
+	l := redisstore.NewAuditLog(redisstore.NewDB(client, prefix))
+	id := hotline.TicketIDWithCheck("16003")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		e := hotline.AuditEntry{UserID: "u1", Username: "li.ming", Role: hotline.RoleDispatcher, UnitID: "c01",
+			TicketID: id, Fields: []string{hotline.AuditPhone, hotline.AuditAddress}, Via: "GET /api/v1/tickets/{id}/contact"}
+		if err := l.RecordRead(ctx, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
