@@ -64,6 +64,23 @@ func TestBrowserContactShownOnceAndAudited(t *testing.T) {
 	}
 	b.checkPage(t)
 
+	// The board's detail has the same button, the details kept once shown.
+	b.do(t, "open the ticket on the board",
+		chromedp.Navigate(m.URL()+"/board?ticket="+tk.ID),
+		chromedp.WaitVisible(chromedp.CSS("#contact-show")),
+	)
+	if facts := b.text(t, "#detail-facts"); !strings.Contains(facts, "138****5678") || strings.Contains(facts, residentPhone) {
+		t.Errorf("the board's detail: %q, want the phone masked", facts)
+	}
+	b.do(t, "show the details in full on the board",
+		chromedp.Click(chromedp.CSS("#contact-show")),
+		chromedp.WaitVisible(chromedp.CSS("#contact-full dl")),
+	)
+	if full := b.text(t, "#contact-full"); !strings.Contains(full, "+86"+residentPhone) {
+		t.Errorf("the board's details in full: %q", full)
+	}
+	b.checkPage(t)
+
 	admin := newBrowser(t)
 	admin.signIn(t, m, "wang.admin", "admin pass 2024!")
 	// The log's count says it has read the log (empty while loading, then
@@ -89,7 +106,7 @@ func TestBrowserContactShownOnceAndAudited(t *testing.T) {
 			t.Errorf("the audit row %q lacks %q", row, want)
 		}
 	}
-	if got, want := admin.text(t, "#audit-count"), "共 1 条"; got != want {
+	if got, want := admin.text(t, "#audit-count"), "共 2 条"; got != want { // /staff and /board
 		t.Errorf("count %q, want %q", got, want)
 	}
 	admin.checkPage(t)
