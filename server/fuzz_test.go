@@ -464,7 +464,11 @@ func FuzzBoardSince(f *testing.F) {
 	}
 	f.Add("", bytes.Repeat([]byte("x"), 5000), true)
 	f.Fuzz(func(t *testing.T, since string, msg []byte, binary bool) {
-		board, resp, err := ts.DialBoard(admin, since, nil, nil)
+		// One bound for the whole exchange, below the fuzzer's own 10 s
+		// per input (past which it takes the worker for hung): it only
+		// ends a wait for a server that never answers.
+		deadline := time.Now().Add(5 * time.Second)
+		board, resp, err := ts.DialBoard(admin, since, nil, &websocket.Dialer{HandshakeTimeout: 5 * time.Second})
 		if err != nil {
 			if resp != nil && resp.StatusCode < 500 {
 				return // refused before the upgrade, in the API's error shape
@@ -472,12 +476,18 @@ func FuzzBoardSince(f *testing.F) {
 			t.Fatalf("since %q: dial: %v (%v)", since, err, resp)
 		}
 		defer board.Close()
-		first, err := board.Read()
+		board.SetReadDeadline(deadline)
+		board.SetWriteDeadline(deadline)
+		read := func() (BoardMessage, error) {
+			var m BoardMessage
+			return m, board.ReadJSON(&m)
+		}
+		first, err := read()
 		if _, bad := hotline.ParseFeedPosition(since, len(head)); since != "" && bad != nil {
 			if err != nil || first.Type != "error" || first.Code != hotline.EINVALID || first.Error == "" {
 				t.Fatalf("since %q: got %+v (%v), want an error message", since, first, err)
 			}
-			if _, err = board.Read(); !websocket.IsCloseError(err, 4400) {
+			if _, err = read(); !websocket.IsCloseError(err, 4400) {
 				t.Fatalf("since %q: after the error got %v, want close 4400", since, err)
 			}
 			return
@@ -489,21 +499,20 @@ func FuzzBoardSince(f *testing.F) {
 		if binary {
 			kind = websocket.BinaryMessage
 		}
-		board.SetWriteDeadline(time.Now().Add(boardWait))
 		if err := board.WriteMessage(kind, msg); err != nil {
 			t.Fatalf("since %q: write: %v", since, err)
 		}
 		// The server answers a ping once it has read what came before;
-		// the pong ends the read below at once.
+		// the pong ends the reads below at once.
 		ponged := false
 		board.SetPongHandler(func(string) error {
 			ponged = true
 			return board.SetReadDeadline(time.Now())
 		})
 		// A board closed for a message too big may be gone before the ping.
-		err = board.WriteControl(websocket.PingMessage, nil, time.Now().Add(boardWait))
+		err = board.WriteControl(websocket.PingMessage, nil, deadline)
 		for err == nil {
-			_, err = board.Read()
+			_, err = read()
 		}
 		// The close frame (1009) is sent before the server drops the
 		// connection, but the drop may overtake it: unread frames turn the
