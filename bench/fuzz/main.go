@@ -225,6 +225,16 @@ func fuzz(root string, t *target, budget, minimize time.Duration, parallel int, 
 		t.Detail = failure(lines)
 	default:
 		t.Result = "ok"
+		return
+	}
+	if f, err := os.CreateTemp("", "fuzz-"+t.Name+"-*.log"); err == nil {
+		f.WriteString(strings.Join(lines, "\n") + "\n")
+		f.Close()
+		t.Detail += "\n(the whole output: " + f.Name() + ")"
+	}
+	if strings.Contains(t.Detail, "hung or terminated unexpectedly") {
+		// go discards a fuzzing worker's own output: say what it may be.
+		t.Detail += "\n(a worker that exits 2 panicked outside the fuzz function, or ran one input for 10 s, which go takes for a hang)"
 	}
 }
 
