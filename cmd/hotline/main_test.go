@@ -38,6 +38,7 @@ func MustRunMainOn(tb testing.TB, dataDir string, configure func(*Main)) *Main {
 	if testing.Verbose() {
 		m.Logger = slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+	m.Config.Network.Units = alwaysOnDutyUnits(tb)
 	if configure != nil {
 		configure(m)
 	}
@@ -47,6 +48,37 @@ func MustRunMainOn(tb testing.TB, dataDir string, configure func(*Main)) *Main {
 	}
 	tb.Cleanup(func() { m.Close() })
 	return m
+}
+
+// alwaysOnDutyUnits writes the demo street's units without their opening
+// hours and returns the file's path. Committees keep office hours (most
+// close at 17:00 Shanghai time), and a ticket filed after hours goes to the
+// service center: a test that has a committee accept must not pass by day
+// and fail by night, as it did. Tests of the hours themselves set their
+// own units file.
+func alwaysOnDutyUnits(tb testing.TB) string {
+	tb.Helper()
+	b, err := fs.ReadFile(network.DemoFiles(), "demo/units.toml")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	removed := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "hours =") {
+			removed++
+			continue
+		}
+		out = append(out, line)
+	}
+	if removed == 0 {
+		tb.Fatal("the demo units keep no opening hours any more: alwaysOnDutyUnits has nothing to remove")
+	}
+	path := filepath.Join(tb.TempDir(), "units.toml")
+	if err := os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }
 
 type testWriter struct{ tb testing.TB }
