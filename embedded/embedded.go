@@ -74,6 +74,10 @@ func Open(dir string, interval time.Duration, log *slog.Logger) (*Store, error) 
 	}
 	s := &Store{dir: dir, lock: lock, log: log, m: miniredis.NewMiniRedis(),
 		stop: make(chan struct{}), done: make(chan struct{})}
+	// Keys expire by the wall clock, as in Redis: without this, miniredis
+	// moves TTLs only when told to (FastForward), and a login limit, a
+	// lock left by a killed run or an idempotency key would stay forever.
+	s.m.ClockTTL(true)
 	if err := s.m.StartAddr("127.0.0.1:0"); err != nil {
 		s.release()
 		return nil, fmt.Errorf("embedded store: listen: %w", err)

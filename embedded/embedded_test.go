@@ -78,6 +78,40 @@ func TestDataSurvivesACleanRestart(t *testing.T) {
 	}
 }
 
+// Keys given a time to live expire by the clock, before and after a
+// restart, as Redis's do: the login limit, the nightly job's lock and
+// idempotency keys count on it.
+func TestKeysExpireByTheClock(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, c := mustOpen(t, dir)
+	c.Set(ctx, "short", "v", 300*time.Millisecond)
+	c.Set(ctx, "later", "v", 1500*time.Millisecond)
+	c.Set(ctx, "kept", "v", 0)
+	time.Sleep(600 * time.Millisecond)
+	if n := c.Exists(ctx, "short").Val(); n != 0 {
+		t.Errorf("a key 300 ms old with a 300 ms TTL still exists 600 ms later")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, c2 := mustOpen(t, dir)
+	if n := c2.Exists(ctx, "later").Val(); n != 1 {
+		t.Fatalf("the key with 900 ms left did not survive the restart")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for c2.Exists(ctx, "later").Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a restored key with 900 ms left still exists 5 s later (TTL %v)", c2.PTTL(ctx, "later").Val())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := c2.Get(ctx, "kept").Val(); got != "v" {
+		t.Errorf("a key without a TTL = %q after the restart, want it kept", got)
+	}
+}
+
 func TestOneOwnerPerDataDirectory(t *testing.T) {
 	dir := t.TempDir()
 	if _, ok := embedded.Locate(dir); ok {
