@@ -134,6 +134,10 @@ func (m *Main) openPhone(st *Store, tickets *redisstore.TicketStore, in *intake.
 		m.Server.Handle("/sim/", s)
 		m.Logger.Info("phone simulator on: open /phone.html", "url", m.Server.URL()+"/phone.html",
 			"twilio", map[bool]string{true: "fake API inside the process", false: "real account"}[trial])
+		// The simulator's inbox answers anyone who can reach the port with
+		// the texts sent to any number: fine for a trial with made-up
+		// phones, not with real residents.
+		m.Logger.Warn("the phone simulator shows the SMS sent to any number to whoever can reach this port: set [twilio] simulator = \"off\" before real residents use this service")
 	}
 
 	sender := notify.NewSender(outbox, optOuts, rest.Api, notify.SenderConfig{
