@@ -241,11 +241,22 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	var errOut bytes.Buffer
+	errOut := &syncBuffer{b: &bytes.Buffer{}}
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, nil, io.Discard, &syncBuffer{b: &errOut})
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, nil, io.Discard, errOut)
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// Stop it once it serves: a fixed sleep raced a slow start on a
+	// loaded machine.
+	for start := time.Now(); !strings.Contains(errOut.String(), "hotline serving"); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			t.Fatalf("serve returned before serving: %v", err)
+		default:
+		}
+		if time.Since(start) > 60*time.Second {
+			t.Fatal("serve did not start within 60 s")
+		}
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -279,6 +290,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // A unit whose opening hours do not parse stops the start with a message
