@@ -78,7 +78,7 @@ func TestAuditOfPersonalDetails(t *testing.T) {
 		t.Errorf("entry at %v, want between %v and %v", e.At, before, after)
 	}
 	// The same entry by the reader's username or id, and within the day.
-	today := time.Now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly) // dates are Shanghai days
+	today := e.At.In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly) // dates are Shanghai days; the entry's, should midnight pass meanwhile
 	for _, q := range []string{"user=c01.disp", "user=" + dispatcher.ID, "user=C01.Disp&ticket=" + c01,
 		"from=" + today + "&to=" + today} {
 		if l := f.MustAudit(t, q); !slices.ContainsFunc(l.Entries, func(x hotline.AuditEntry) bool { return x.ID == e.ID }) {
