@@ -141,9 +141,12 @@ func TestBrowserResidentFilesANeedAndChecksItsStatus(t *testing.T) {
 
 	// The status link carries the number; the phone's last four digits
 	// unlock the ticket.
+	// The page's module runs after the form is visible: wait for it to
+	// have filled in the number, and for the page to have loaded.
 	b.do(t, "follow the status link",
 		chromedp.Click(chromedp.CSS("#status-link")),
 		chromedp.WaitVisible(chromedp.CSS("#last4")),
+		chromedp.Poll[chromedp.Void](`document.readyState === "complete" && document.getElementById("ticket-id").value !== ""`),
 	)
 	if got := eval[string](t, b, `location.pathname + location.search`); got != "/status?id="+id {
 		t.Errorf("status link went to %q", got)
