@@ -99,10 +99,18 @@ func startProc(dir, name string, args func(port int) ([]string, error)) (*proc, 
 }
 
 // waitReady waits until the server answers PING or exits.
-func (s *proc) waitReady() error {
-	c := redis.NewClient(&redis.Options{Addr: s.addr, MaxRetries: -1, DialTimeout: time.Second})
+func (s *proc) waitReady() error { return waitPing(s.addr, s.exited, startTimeout) }
+
+// errExited is waitPing's answer for a server that exited before it
+// answered.
+var errExited = errors.New("exited before answering")
+
+// waitPing waits until the server on addr answers PING, it exits (exited
+// is closed: errExited) or timeout passes.
+func waitPing(addr string, exited <-chan struct{}, timeout time.Duration) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
 	defer c.Close()
-	deadline := time.Now().Add(startTimeout)
+	deadline := time.Now().Add(timeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 		err := c.Ping(ctx).Err()
@@ -111,12 +119,12 @@ func (s *proc) waitReady() error {
 			return nil
 		}
 		select {
-		case <-s.exited:
-			return errors.New("exited before answering")
+		case <-exited:
+			return errExited
 		default:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("no answer within %v: %w", startTimeout, err)
+			return fmt.Errorf("no answer within %v: %w", timeout, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -109,26 +109,13 @@ func (s *Server) Start() error {
 	s.cmd, s.exited, s.paused = cmd, make(chan struct{}), false
 	go func(exited chan struct{}) { _ = cmd.Wait(); close(exited) }(s.exited)
 	watchParent(cmd.Process.Pid)
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("redistest: redis-server on %s exited at start (see %s)", s.Addr, filepath.Join(s.Dir, "redis.log"))
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redistest: redis-server on %s did not answer: %w", s.Addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	switch err := waitPing(s.Addr, s.exited, 20*time.Second); {
+	case errors.Is(err, errExited):
+		return fmt.Errorf("redistest: redis-server on %s exited at start (see %s)", s.Addr, filepath.Join(s.Dir, "redis.log"))
+	case err != nil:
+		return fmt.Errorf("redistest: redis-server on %s did not answer: %w", s.Addr, err)
 	}
+	return nil
 }
 
 // Stop shuts the server down cleanly (SHUTDOWN: the append-only file is
