@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/robfig/cron/v3"
 
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/config"
@@ -354,6 +355,25 @@ func (m *Main) startBackground(f func(ctx context.Context)) {
 		defer m.background.Done()
 		f(m.bg)
 	}()
+}
+
+// schedule runs job at the times of the cron spec (five fields, the
+// street's clock) until Close, which stops the scheduler and waits for a
+// run under way; job's context is cancelled then. section names the
+// configuration the spec came from, for the error.
+func (m *Main) schedule(section, spec string, job func(ctx context.Context)) error {
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return fmt.Errorf("[%s] schedule %q: %w", section, spec, err)
+	}
+	m.startBackground(func(ctx context.Context) {
+		cr := cron.New(cron.WithLocation(dispatch.Shanghai))
+		cr.Schedule(sched, cron.FuncJob(func() { job(ctx) }))
+		cr.Start()
+		<-ctx.Done()
+		<-cr.Stop().Done()
+	})
+	return nil
 }
 
 // routeSoon routes a ticket just stored, off the request: the resident's

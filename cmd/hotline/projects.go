@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
@@ -62,17 +61,9 @@ func (m *Main) openProjects(st *Store) error {
 		m.Logger.Info("grouping job not scheduled ([projects] enabled = false); `hotline group` runs it by hand")
 		return nil
 	}
-	sched, err := cron.ParseStandard(c.Schedule)
-	if err != nil {
-		return fmt.Errorf("[projects] schedule %q: %w", c.Schedule, err)
+	if err := m.schedule("projects", c.Schedule, m.groupScheduled); err != nil {
+		return err
 	}
-	m.startBackground(func(ctx context.Context) {
-		cr := cron.New(cron.WithLocation(dispatch.Shanghai))
-		cr.Schedule(sched, cron.FuncJob(func() { m.groupScheduled(ctx) }))
-		cr.Start()
-		<-ctx.Done()
-		<-cr.Stop().Done()
-	})
 	m.Logger.Info("grouping job scheduled", "schedule", c.Schedule, "zone", "Asia/Shanghai", "window", c.Window.Duration.String())
 	return nil
 }

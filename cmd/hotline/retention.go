@@ -9,8 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/caojiadu/hotline"
 	"github.com/caojiadu/hotline/config"
 	"github.com/caojiadu/hotline/dispatch"
@@ -36,18 +34,10 @@ func newSweeper(st *Store, c config.Retention, log *slog.Logger) *retention.Swee
 // waited for, and the next one carries on where it stopped.
 func (m *Main) openRetention(st *Store) error {
 	c := m.Config.Retention
-	sched, err := cron.ParseStandard(c.Schedule)
-	if err != nil {
-		return fmt.Errorf("[retention] schedule %q: %w", c.Schedule, err)
-	}
 	sweeper := newSweeper(st, c, m.Logger)
-	m.startBackground(func(ctx context.Context) {
-		cr := cron.New(cron.WithLocation(dispatch.Shanghai))
-		cr.Schedule(sched, cron.FuncJob(func() { m.eraseScheduled(ctx, sweeper) }))
-		cr.Start()
-		<-ctx.Done()
-		<-cr.Stop().Done()
-	})
+	if err := m.schedule("retention", c.Schedule, func(ctx context.Context) { m.eraseScheduled(ctx, sweeper) }); err != nil {
+		return err
+	}
 	m.Logger.Info("erasure of personal details scheduled", "schedule", c.Schedule, "zone", "Asia/Shanghai",
 		"personal_data", windowText(c.PersonalData))
 	return nil
