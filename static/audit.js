@@ -3,7 +3,7 @@
 // first, filtered by ticket, username and dates (GET /api/v1/audit). The
 // filters live in the address, so a link to a ticket's log can be shared.
 
-import { init, t, onLangChange, withLang } from "/i18n.js";
+import { init, t, signedIn, onLangChange, withLang } from "/i18n.js";
 import { request, NetworkError, spacedID, formatTime, el } from "/api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -105,7 +105,7 @@ function renderMe() {
   const u = state.me && state.me.user;
   if (!u) return;
   $("whoami").removeAttribute("data-i18n");
-  $("whoami").textContent = t("staff.signedIn", { name: u.name || u.username, role: t("role." + u.role) });
+  $("whoami").textContent = signedIn(u);
 }
 
 async function start() {

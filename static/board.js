@@ -15,7 +15,7 @@
 // so that a reload of the page resumes from it (it still re-reads the list,
 // since a fresh page holds nothing).
 
-import { init, t, named, statusName, eventName, onLangChange, withLang, lang } from "/i18n.js";
+import { init, t, signedIn, named, statusName, eventName, onLangChange, withLang, lang } from "/i18n.js";
 import { request, NetworkError, spacedID, formatTime, el } from "/api.js";
 import { historyItem } from "/history.js";
 import { placeContact } from "/contact.js";
@@ -1415,7 +1415,7 @@ function renderMe() {
   if (!u) return;
   const w = $("whoami");
   w.removeAttribute("data-i18n");
-  const who = t("staff.signedIn", { name: u.name || u.username, role: t("role." + u.role) });
+  const who = signedIn(u);
   w.textContent = u.unit_id ? who + " · " + unitName(u.unit_id) : who;
 }
 

@@ -1438,6 +1438,12 @@ export function t(key, vars) {
   return s;
 }
 
+// signedIn is the staff pages' "signed in as" line for a user of
+// GET /api/v1/me: their name (or username) and role.
+export function signedIn(u) {
+  return t("staff.signedIn", { name: u.name || u.username, role: t("role." + u.role) });
+}
+
 // has reports whether key exists.
 export function has(key) {
   return key in STRINGS.zh;

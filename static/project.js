@@ -7,7 +7,7 @@
 // supports; the exports. Every decision is the server's: a refused field
 // is marked beside the field, in the reader's language.
 
-import { init, t, has, lang, named, onLangChange, withLang } from "/i18n.js";
+import { init, t, signedIn, has, lang, named, onLangChange, withLang } from "/i18n.js";
 import { request, NetworkError, el, formatTime } from "/api.js";
 import { statusBadge, trendBadge, monthChart, committeeBars, scoreBar, num, yuan, pct, title, errText } from "/project-charts.js";
 
@@ -566,7 +566,7 @@ function renderMe() {
   const u = state.me && state.me.user;
   if (!u) return;
   $("whoami").removeAttribute("data-i18n");
-  $("whoami").textContent = t("staff.signedIn", { name: u.name || u.username, role: t("role." + u.role) });
+  $("whoami").textContent = signedIn(u);
 }
 
 async function start() {

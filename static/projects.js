@@ -5,7 +5,7 @@
 // Markdown. Every decision is the server's; a refusal is shown where it
 // was asked for.
 
-import { init, t, named, onLangChange, withLang } from "/i18n.js";
+import { init, t, signedIn, named, onLangChange, withLang } from "/i18n.js";
 import { request, NetworkError, el } from "/api.js";
 import {
   PROJECT_STATUSES,
@@ -317,7 +317,7 @@ function renderMe() {
   const u = state.me && state.me.user;
   if (!u) return;
   $("whoami").removeAttribute("data-i18n");
-  $("whoami").textContent = t("staff.signedIn", { name: u.name || u.username, role: t("role." + u.role) });
+  $("whoami").textContent = signedIn(u);
 }
 
 async function logout() {

@@ -5,7 +5,7 @@
 // board can later feed pushed ticket changes through upsertTicket() and
 // refresh the open detail without reloading the list.
 
-import { init, t, named, statusName, eventName, onLangChange, withLang } from "/i18n.js";
+import { init, t, signedIn, named, statusName, eventName, onLangChange, withLang } from "/i18n.js";
 import { request, NetworkError, spacedID, formatTime, el } from "/api.js";
 import { historyItem } from "/history.js";
 import { placeContact } from "/contact.js";
@@ -271,10 +271,7 @@ function renderMe() {
   const u = state.me && state.me.user;
   if (!u) return;
   $("whoami").removeAttribute("data-i18n");
-  $("whoami").textContent = t("staff.signedIn", {
-    name: u.name || u.username,
-    role: t("role." + u.role),
-  });
+  $("whoami").textContent = signedIn(u);
   // The volunteers' review and the needs projects are the social workers'
   // (and admins').
   $("volunteers-link").hidden = u.role !== "social_worker" && u.role !== "admin";

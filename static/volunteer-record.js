@@ -5,7 +5,7 @@
 // so a change made meanwhile by someone else is not overwritten); the
 // review's decisions (approve, suspend…) are made on the review page.
 
-import { init, t, has, named, onLangChange, withLang } from "/i18n.js";
+import { init, t, signedIn, has, named, onLangChange, withLang } from "/i18n.js";
 import { request, NetworkError, spacedID, formatTime, el } from "/api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -399,7 +399,7 @@ async function start() {
   const u = me.data && me.data.user;
   if (u) {
     $("whoami").removeAttribute("data-i18n");
-    $("whoami").textContent = t("staff.signedIn", { name: u.name || u.username, role: t("role." + u.role) });
+    $("whoami").textContent = signedIn(u);
   }
   const [svc, units, terms] = await Promise.all([
     request("GET", "/api/v1/services").catch(() => null),

@@ -4,7 +4,7 @@
 // its report and CSV export. Every decision is the server's: a refusal is
 // shown on the row it concerns.
 
-import { init, t, named, onLangChange, withLang } from "/i18n.js";
+import { init, t, signedIn, named, onLangChange, withLang } from "/i18n.js";
 import { request, NetworkError, el } from "/api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -385,7 +385,7 @@ function renderMe() {
   const u = state.me && state.me.user;
   if (!u) return;
   $("whoami").removeAttribute("data-i18n");
-  $("whoami").textContent = t("staff.signedIn", { name: u.name || u.username, role: t("role." + u.role) });
+  $("whoami").textContent = signedIn(u);
 }
 
 async function logout() {
