@@ -227,6 +227,39 @@ func (n *Network) CommitteeAt(lat, long float64) (Unit, bool) {
 	return Unit{}, false
 }
 
+// PointInCommittee returns a point inside committee id's area: its office
+// when that lies inside, else the mean of the area's outer ring when that
+// does; ok is false when neither does (or there is no such committee).
+func (n *Network) PointInCommittee(id string) (lat, long float64, ok bool) {
+	u, found := n.Unit(id)
+	if !found {
+		return 0, 0, false
+	}
+	inside := func(lat, long float64) bool {
+		at, ok := n.CommitteeAt(lat, long)
+		return ok && at.ID == id
+	}
+	if inside(u.Lat, u.Long) {
+		return u.Lat, u.Long, true
+	}
+	for _, a := range n.Areas {
+		if a.UnitID != id || len(a.Polygon) == 0 || len(a.Polygon[0]) == 0 {
+			continue
+		}
+		ring := a.Polygon[0]
+		lat, long = 0, 0
+		for _, p := range ring {
+			long += p[0]
+			lat += p[1]
+		}
+		lat, long = lat/float64(len(ring)), long/float64(len(ring))
+		if inside(lat, long) {
+			return lat, long, true
+		}
+	}
+	return 0, 0, false
+}
+
 // CommitteeForAddress resolves a typed address through the gazetteer: the
 // first entry whose road appears in the address and whose house-number range
 // holds the number that follows the road name.

@@ -332,7 +332,7 @@ func (c *child) mem() (memStats, error) {
 // ---- the street --------------------------------------------------------
 
 // committee is where tickets go and who watches: its id and a point in
-// its area (its office when that lies inside, else its area's mean).
+// its area (Network.PointInCommittee).
 type committee struct {
 	id        string
 	lat, long float64
@@ -345,23 +345,11 @@ func committees() ([]committee, error) {
 		if u.Kind != hotline.KindCommittee {
 			continue
 		}
-		c := committee{id: u.ID, lat: u.Lat, long: u.Long}
-		if at, ok := n.CommitteeAt(c.lat, c.long); !ok || at.ID != u.ID {
-			for _, a := range n.Areas {
-				if a.UnitID == u.ID && len(a.Polygon) > 0 {
-					c.lat, c.long = 0, 0
-					for _, p := range a.Polygon[0] {
-						c.long += p[0]
-						c.lat += p[1]
-					}
-					c.lat /= float64(len(a.Polygon[0]))
-					c.long /= float64(len(a.Polygon[0]))
-				}
-			}
-		}
-		if at, ok := n.CommitteeAt(c.lat, c.long); !ok || at.ID != u.ID {
+		lat, long, ok := n.PointInCommittee(u.ID)
+		if !ok {
 			return nil, fmt.Errorf("no point inside committee %s", u.ID)
 		}
+		c := committee{id: u.ID, lat: lat, long: long}
 		out = append(out, c)
 	}
 	if len(out) != 14 {
